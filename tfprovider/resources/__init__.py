@@ -1,0 +1,1 @@
+"""Resource types served by the provider."""

@@ -1,0 +1,100 @@
+"""The contract between the tfplugin6 servicer and a managed resource type.
+
+Requests and results are plain data holding cty values (dicts, ``Decimal``, ``Unknown`` …), so
+resource logic is testable without gRPC and untouched by protocol changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from tfprovider.diagnostics import Diagnostic, PathStep
+from tfprovider.schema import Schema
+
+if TYPE_CHECKING:
+    from tfprovider.cloud import PulumiCloudClient
+
+ObjectValue = dict[str, Any]
+"""A decoded cty object: attribute name → value (``None`` for null, ``Unknown`` for unknown)."""
+
+
+@dataclass(frozen=True)
+class OperationContext:
+    """What an operation may use beyond its request: the API client and the stop signal.
+
+    ``client`` is a callable so that a configuration problem (say, no access token) surfaces
+    only when an operation really needs the API, as a diagnostic, never at validate time.
+    """
+
+    client: Callable[[], PulumiCloudClient]
+    stopped: threading.Event
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    prior: ObjectValue | None
+    proposed: ObjectValue | None
+    config: ObjectValue | None
+    prior_private: bytes = b""
+
+
+@dataclass
+class PlanResult:
+    planned: ObjectValue | None
+    requires_replace: list[tuple[PathStep, ...]] = field(default_factory=list)
+    planned_private: bytes = b""
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    prior: ObjectValue | None
+    planned: ObjectValue | None
+    config: ObjectValue | None
+    planned_private: bytes = b""
+
+
+@dataclass
+class ApplyResult:
+    new_state: ObjectValue | None
+    private: bytes = b""
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    current: ObjectValue
+    private: bytes = b""
+
+
+@dataclass
+class ReadResult:
+    new_state: ObjectValue | None
+    private: bytes = b""
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+@dataclass
+class ImportResult:
+    states: list[ObjectValue] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+class ManagedResource(Protocol):
+    """A managed resource type served by this provider."""
+
+    type_name: ClassVar[str]
+    schema: ClassVar[Schema]
+
+    def validate(self, config: ObjectValue) -> list[Diagnostic]: ...
+
+    def plan(self, request: PlanRequest) -> PlanResult: ...
+
+    def apply(self, request: ApplyRequest, context: OperationContext) -> ApplyResult: ...
+
+    def read(self, request: ReadRequest, context: OperationContext) -> ReadResult: ...
+
+    def import_state(self, resource_id: str, context: OperationContext) -> ImportResult: ...

@@ -1,0 +1,485 @@
+"""``pulumiservice_api_tokens_orgtoken``: a Pulumi Cloud organization access token.
+
+Pulumi Cloud can create, list and delete organization tokens, nothing more: there is no update
+and no single-token read. That shapes everything here:
+
+* every argument the service stores is replace-only; only ``reason`` (a note on the creation's
+  audit entry, never read back) changes in place, without an API call;
+* a token name is never reusable in an organization, even after deletion, so a replacement
+  that keeps the name is refused at plan time — otherwise Terraform would destroy a working
+  credential for a create that must fail with 409;
+* the token value exists only in the create answer, so it is kept from state on every read.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from tfprovider.cty import BOOL, NUMBER, STRING, UNKNOWN, is_known
+from tfprovider.diagnostics import Diagnostic, DiagnosticError, error, warning
+from tfprovider.resources.base import (
+    ApplyRequest,
+    ApplyResult,
+    ImportResult,
+    ObjectValue,
+    OperationContext,
+    PlanRequest,
+    PlanResult,
+    ReadRequest,
+    ReadResult,
+)
+from tfprovider.schema import Attribute, Block, Schema
+
+if TYPE_CHECKING:
+    from tfprovider.cloud import OrgToken, PulumiCloudClient
+
+TYPE_NAME = "pulumiservice_api_tokens_orgtoken"
+MAX_NAME_LENGTH = 40
+MAX_EXPIRY_SECONDS = 2 * 365 * 24 * 60 * 60
+"""Pulumi Cloud accepts an expiry at most two years ahead."""
+MAX_INT64 = 2**63 - 1
+
+REPLACE_ATTRIBUTES = ("admin", "description", "expires", "name", "org_name", "role_id")
+"""Everything Pulumi Cloud stores: with no update endpoint, any change means a new token."""
+COMPUTED_ATTRIBUTES = ("id", "token_id", "token_value")
+DEFAULTS: dict[str, Any] = {"admin": False, "description": "", "expires": Decimal(0)}
+"""Applied at plan time so that state holds what the service holds, never null."""
+
+SCHEMA = Schema(
+    version=0,
+    block=Block(
+        description=(
+            "An access token for a Pulumi Cloud organization, for CI/CD and automation. "
+            "Pulumi Cloud cannot update a token: changing any argument except `reason` "
+            "replaces it, and a replacement needs a new `name` because token names are never "
+            "reusable, even after deletion."
+        ),
+        attributes=(
+            Attribute(
+                "name",
+                STRING,
+                "The token's name, unique in the organization (at most 40 characters). Pulumi "
+                "Cloud never reuses a name, even after the token is deleted, so a replacement "
+                "needs a new name.",
+                required=True,
+            ),
+            Attribute(
+                "org_name",
+                STRING,
+                "The Pulumi Cloud organization that owns the token. Changing it replaces the token.",
+                required=True,
+            ),
+            Attribute(
+                "admin",
+                BOOL,
+                "Whether the token has admin rights in the organization. Defaults to `false`. "
+                "Changing it replaces the token.",
+                optional=True,
+                computed=True,
+            ),
+            Attribute(
+                "description",
+                STRING,
+                "A free-form description shown in Pulumi Cloud. Defaults to an empty string. "
+                "Changing it replaces the token.",
+                optional=True,
+                computed=True,
+            ),
+            Attribute(
+                "expires",
+                NUMBER,
+                "When the token expires, in unix seconds; `0` (the default) means never. It must "
+                "be in the future and at most two years ahead when the token is created. "
+                "Changing it replaces the token.",
+                optional=True,
+                computed=True,
+            ),
+            Attribute(
+                "reason",
+                STRING,
+                "A note recorded in the organization's audit log with the token's creation. "
+                "Pulumi Cloud never returns it, so changing it only updates Terraform's state.",
+                optional=True,
+            ),
+            Attribute(
+                "role_id",
+                STRING,
+                "The ID of a custom role to scope the token to, instead of the default "
+                "organization token permissions. Changing it replaces the token.",
+                optional=True,
+            ),
+            Attribute(
+                "id",
+                STRING,
+                "The resource ID, `ORG/TOKEN_ID`. Import also accepts `ORG/NAME/TOKEN_ID`.",
+                computed=True,
+            ),
+            Attribute("token_id", STRING, "The token's ID in Pulumi Cloud.", computed=True),
+            Attribute(
+                "token_value",
+                STRING,
+                "The secret token value. Pulumi Cloud reveals it only when the token is created, "
+                "so it is null for an imported token.",
+                computed=True,
+                sensitive=True,
+            ),
+        ),
+    ),
+)
+
+
+def _is_set(value: object) -> bool:
+    """Known and not null: a value we can check now."""
+    return value is not None and is_known(value)
+
+
+def validate_config(config: ObjectValue) -> list[Diagnostic]:
+    """Checks that hold whatever the prior state is. Unknown values are checked once known."""
+    diagnostics: list[Diagnostic] = []
+    name = config.get("name")
+    if _is_set(name):
+        assert isinstance(name, str)
+        if not name:
+            diagnostics.append(
+                error("Invalid token name", "`name` must not be empty: give the token a name.", "name")
+            )
+        elif len(name) > MAX_NAME_LENGTH:
+            diagnostics.append(
+                error(
+                    "Invalid token name",
+                    f"`name` is {len(name)} characters long; Pulumi Cloud allows at most "
+                    f"{MAX_NAME_LENGTH}. Choose a shorter name.",
+                    "name",
+                )
+            )
+    org = config.get("org_name")
+    if _is_set(org):
+        assert isinstance(org, str)
+        if not org.strip():
+            diagnostics.append(
+                error(
+                    "Invalid organization name",
+                    "`org_name` must not be empty: set it to the Pulumi Cloud organization that "
+                    "should own the token.",
+                    "org_name",
+                )
+            )
+        elif "/" in org or org != org.strip():
+            diagnostics.append(
+                error(
+                    "Invalid organization name",
+                    f"`org_name` {org!r} contains a slash or surrounding spaces; Pulumi Cloud "
+                    "organization names have neither. Use the name shown in the Pulumi Cloud URL.",
+                    "org_name",
+                )
+            )
+    expires = config.get("expires")
+    if _is_set(expires):
+        assert isinstance(expires, Decimal)
+        if expires < 0:
+            diagnostics.append(
+                error(
+                    "Invalid expiry",
+                    f"`expires` is {expires}; it must be a unix time in seconds, or 0 for a "
+                    "token that never expires.",
+                    "expires",
+                )
+            )
+        elif expires != expires.to_integral_value():
+            diagnostics.append(
+                error(
+                    "Invalid expiry",
+                    f"`expires` is {expires}; it must be a whole number of seconds since the "
+                    "unix epoch (for example 1767225600), or 0 for never.",
+                    "expires",
+                )
+            )
+        elif expires > MAX_INT64:
+            diagnostics.append(
+                error("Invalid expiry", f"`expires` is {expires}, far beyond any valid time.", "expires")
+            )
+    return diagnostics
+
+
+def validate_expiry_for_create(expires: object, now: float) -> list[Diagnostic]:
+    """Time-relative checks, made only when a token is about to be created.
+
+    An existing token keeps its configured expiry after that moment passes, so these checks
+    must not run on plans that leave the token alone.
+    """
+    if not _is_set(expires):
+        return []
+    assert isinstance(expires, Decimal)
+    if expires == 0 or expires < 0 or expires != expires.to_integral_value():
+        return []
+    latest = int(now) + MAX_EXPIRY_SECONDS
+    if expires <= Decimal(int(now)):
+        return [
+            error(
+                "Expiry in the past",
+                f"`expires` is {expires}, which is not in the future (now is {int(now)}). Pulumi "
+                "Cloud only creates tokens that expire later; set a future unix time, or 0 for "
+                "never.",
+                "expires",
+            )
+        ]
+    if expires > latest:
+        return [
+            error(
+                "Expiry too far ahead",
+                f"`expires` is {expires}, more than two years from now; Pulumi Cloud allows at "
+                f"most {latest} (now + 2 years). Choose an earlier time, or 0 for never.",
+                "expires",
+            )
+        ]
+    return []
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal and both known: an unknown value may turn out different, so it never counts as same."""
+    return is_known(a) and is_known(b) and a == b
+
+
+@dataclass(frozen=True)
+class ImportId:
+    org_name: str
+    token_id: str
+    name: str | None
+
+
+def parse_import_id(raw: str) -> ImportId:
+    """``ORG/TOKEN_ID``, or the older ``ORG/NAME/TOKEN_ID`` where NAME may itself contain ``/``."""
+    org, sep, rest = raw.partition("/")
+    if sep and "/" in rest:
+        name, _, token_id = rest.rpartition("/")
+    else:
+        name, token_id = None, rest
+    if not sep or not org or not token_id or name == "":
+        raise DiagnosticError(
+            error(
+                "Invalid import ID",
+                f"The import ID {raw!r} is not of the form ORG/TOKEN_ID (or ORG/NAME/TOKEN_ID). "
+                "Find the token's ID in Pulumi Cloud under Settings → Access Tokens.",
+            )
+        )
+    return ImportId(org, token_id, name)
+
+
+def _state_from_token(token: OrgToken, org: str, base: ObjectValue | None) -> ObjectValue:
+    """The state for a token as the service describes it; what the service never returns
+    (the value, the reason) is carried over from ``base``."""
+    return {
+        "id": f"{org}/{token.id}",
+        "token_id": token.id,
+        "org_name": org,
+        "name": token.name,
+        "description": token.description,
+        "admin": token.admin,
+        "expires": Decimal(token.expires),
+        "role_id": token.role_id,
+        "reason": base.get("reason") if base else None,
+        "token_value": base.get("token_value") if base else None,
+    }
+
+
+def _find(client: PulumiCloudClient, org: str, token_id: str) -> OrgToken | None:
+    for token in client.list_tokens(org, filter="all"):
+        if token.id == token_id:
+            return token
+    return None
+
+
+def _cloud_failure(exc: Exception, action: str) -> Diagnostic:
+    """Turn a cloud client error into a diagnostic that says what to do."""
+    summary = getattr(exc, "summary", None) or f"Could not {action}"
+    detail = getattr(exc, "detail", None) or str(exc)
+    return error(f"{summary} (while trying to {action})", detail)
+
+
+class OrgTokenResource:
+    """Plan, apply, read and import for organization tokens."""
+
+    type_name: ClassVar[str] = TYPE_NAME
+    schema: ClassVar[Schema] = SCHEMA
+
+    def __init__(self, clock: Any = time.time) -> None:
+        self._clock = clock
+
+    def validate(self, config: ObjectValue) -> list[Diagnostic]:
+        return validate_config(config)
+
+    def plan(self, request: PlanRequest) -> PlanResult:
+        if request.proposed is None or request.config is None:
+            return PlanResult(planned=None)  # destroy
+        diagnostics = validate_config(request.config)
+        planned = dict(request.proposed)
+        for attr, default in DEFAULTS.items():
+            if request.config.get(attr) is None:
+                planned[attr] = default
+
+        prior = request.prior
+        if prior is None:
+            for attr in COMPUTED_ATTRIBUTES:
+                planned[attr] = UNKNOWN
+            diagnostics += validate_expiry_for_create(planned["expires"], self._clock())
+            return PlanResult(planned=planned, diagnostics=diagnostics)
+
+        changed = [a for a in REPLACE_ATTRIBUTES if not _same(prior.get(a), planned.get(a))]
+        if not changed:
+            for attr in COMPUTED_ATTRIBUTES:
+                planned[attr] = prior.get(attr)
+            return PlanResult(planned=planned, diagnostics=diagnostics)
+
+        for attr in COMPUTED_ATTRIBUTES:
+            planned[attr] = UNKNOWN
+        diagnostics += validate_expiry_for_create(planned["expires"], self._clock())
+        if "name" not in changed and "org_name" not in changed:
+            what = ", ".join(f"`{a}`" for a in changed)
+            diagnostics.append(
+                error(
+                    "Token name cannot be reused",
+                    f"Changing {what} replaces this token, but the replacement would keep the "
+                    f"name {planned['name']!r}. Pulumi Cloud never reuses a token name in an "
+                    "organization, even after the token is deleted, so the new token could not "
+                    "be created and the current one would already be gone. Give the token a new "
+                    "`name` in the same change (for example with a version suffix).",
+                    "name",
+                )
+            )
+        return PlanResult(
+            planned=planned, requires_replace=[(attr,) for attr in changed], diagnostics=diagnostics
+        )
+
+    def apply(self, request: ApplyRequest, context: OperationContext) -> ApplyResult:
+        if request.planned is None:
+            assert request.prior is not None
+            return self._delete(request.prior, context)
+        if request.prior is None:
+            return self._create(request.planned, context)
+        # Only `reason` can change in place: it annotates the creation, the service keeps no copy.
+        changed = [a for a in REPLACE_ATTRIBUTES if request.prior.get(a) != request.planned.get(a)]
+        if changed:
+            return ApplyResult(
+                new_state=request.prior,
+                diagnostics=[
+                    error(
+                        "Cannot update an organization token in place",
+                        "Pulumi Cloud has no update for tokens; the provider planned a "
+                        f"replacement for {', '.join(changed)}. Run `terraform plan` again.",
+                    )
+                ],
+            )
+        return ApplyResult(new_state=dict(request.planned))
+
+    def _create(self, planned: ObjectValue, context: OperationContext) -> ApplyResult:
+        from tfprovider.cloud import CloudError, TokenSpec
+
+        if context.stopped.is_set():
+            return ApplyResult(new_state=None, diagnostics=[_stopped("create the token")])
+        org = str(planned["org_name"])
+        spec = TokenSpec(
+            name=str(planned["name"]),
+            description=str(planned["description"]),
+            expires=int(planned["expires"]),
+            admin=bool(planned["admin"]),
+            role_id=planned["role_id"],
+        )
+        try:
+            created = context.client().create_token(org, spec, reason=planned["reason"])
+        except DiagnosticError as exc:
+            return ApplyResult(new_state=None, diagnostics=list(exc.diagnostics))
+        except CloudError as exc:
+            return ApplyResult(
+                new_state=None, diagnostics=[_cloud_failure(exc, f"create token {spec.name!r}")]
+            )
+        state = dict(planned)
+        state.update(id=f"{org}/{created.id}", token_id=created.id, token_value=created.value.reveal())
+        return ApplyResult(new_state=state)
+
+    def _delete(self, prior: ObjectValue, context: OperationContext) -> ApplyResult:
+        from tfprovider.cloud import CloudError
+
+        if context.stopped.is_set():
+            return ApplyResult(new_state=prior, diagnostics=[_stopped("delete the token")])
+        try:
+            context.client().delete_token(str(prior["org_name"]), str(prior["token_id"]))
+        except DiagnosticError as exc:
+            return ApplyResult(new_state=prior, diagnostics=list(exc.diagnostics))
+        except CloudError as exc:
+            return ApplyResult(new_state=prior, diagnostics=[_cloud_failure(exc, "delete the token")])
+        return ApplyResult(new_state=None)  # a 404 means it was already gone: same outcome
+
+    def read(self, request: ReadRequest, context: OperationContext) -> ReadResult:
+        from tfprovider.cloud import CloudError
+
+        current = request.current
+        org, token_id = current.get("org_name"), current.get("token_id")
+        if not isinstance(org, str) or not isinstance(token_id, str):
+            return ReadResult(new_state=current, private=request.private)
+        try:
+            token = _find(context.client(), org, token_id)
+        except DiagnosticError as exc:
+            return ReadResult(new_state=current, private=request.private, diagnostics=list(exc.diagnostics))
+        except CloudError as exc:
+            return ReadResult(
+                new_state=current,
+                private=request.private,
+                diagnostics=[_cloud_failure(exc, f"read token {token_id} of organization {org!r}")],
+            )
+        if token is None:
+            return ReadResult(new_state=None)  # deleted out of band: Terraform plans a create
+        state = _state_from_token(token, org, current)
+        diagnostics = _expiry_warnings(token, self._clock())
+        return ReadResult(new_state=state, private=request.private, diagnostics=diagnostics)
+
+    def import_state(self, resource_id: str, context: OperationContext) -> ImportResult:
+        from tfprovider.cloud import CloudError
+
+        try:
+            wanted = parse_import_id(resource_id)
+            token = _find(context.client(), wanted.org_name, wanted.token_id)
+        except DiagnosticError as exc:
+            return ImportResult(diagnostics=list(exc.diagnostics))
+        except CloudError as exc:
+            return ImportResult(diagnostics=[_cloud_failure(exc, f"import {resource_id!r}")])
+        if token is None:
+            return ImportResult(
+                diagnostics=[
+                    error(
+                        "Token not found",
+                        f"Organization {wanted.org_name!r} has no token with ID {wanted.token_id!r} "
+                        "(deleted tokens cannot be imported). Check the ID in Pulumi Cloud under "
+                        "Settings → Access Tokens.",
+                    )
+                ]
+            )
+        if wanted.name is not None and wanted.name != token.name:
+            return ImportResult(
+                diagnostics=[
+                    error(
+                        "Token name does not match",
+                        f"Token {wanted.token_id!r} is named {token.name!r}, not {wanted.name!r}. "
+                        f"Import it as {wanted.org_name}/{wanted.token_id}.",
+                    )
+                ]
+            )
+        return ImportResult(states=[_state_from_token(token, wanted.org_name, None)])
+
+
+def _stopped(action: str) -> Diagnostic:
+    return error("Operation cancelled", f"Terraform asked the provider to stop before it could {action}.")
+
+
+def _expiry_warnings(token: OrgToken, now: float) -> list[Diagnostic]:
+    if token.expires and token.expires <= now:
+        return [
+            warning(
+                "Organization token has expired",
+                f"Token {token.name!r} expired at unix time {token.expires}; it no longer "
+                "authenticates. To get a working token, give it a new `name` and a new `expires`.",
+            )
+        ]
+    return []
