@@ -34,7 +34,7 @@ proto: $(VENV)/.installed
 	$(PY) tests/support/protogen.py
 
 lint: setup
-	$(VENV)/bin/ruff check tfprovider tests benchmarks examples
+	$(VENV)/bin/ruff check tfprovider tests examples
 	$(VENV)/bin/mypy
 
 test: setup terraform lint
