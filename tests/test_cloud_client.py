@@ -372,7 +372,7 @@ def test_redirect_is_not_followed_and_points_at_the_url() -> None:
     with pytest.raises(ApiError) as info:
         client.list_tokens("acme")
     assert len(rec.requests) == 1
-    assert "backend URL" in info.value.detail
+    assert "`api_url` (or PULUMI_BACKEND_URL)" in info.value.detail
 
 
 # -- malformed answers -----------------------------------------------------------------------------
@@ -405,7 +405,7 @@ def test_malformed_list_answers_name_the_problem(body: bytes, problem: str) -> N
         client.list_tokens("acme")
     assert problem in info.value.detail
     assert "list the tokens of organization 'acme'" in info.value.summary
-    assert "backend URL" in info.value.detail
+    assert "PULUMI_BACKEND_URL" in info.value.detail
 
 
 def test_informational_fields_default_when_absent() -> None:

@@ -64,7 +64,8 @@ def test_reference_vectors_decode(value: object, ty: CtyType, hex_: str) -> None
 
 def _str_hex(text: str) -> str:
     """The msgpack string encoding of `text` (how non-float, non-int64 numbers travel)."""
-    return msgpack.packb(text).hex()
+    packed: bytes = msgpack.packb(text)
+    return packed.hex()
 
 
 NUMBER_ENCODINGS = [

@@ -177,6 +177,12 @@ class PluginProcess:
         if self._channel is not None:
             self._channel.close()
             self._channel = None
+        self._stop_process()
+        for reader in self._readers:
+            reader.join(timeout=5)
+
+    def _stop_process(self) -> None:
+        """SIGTERM (so the plugin removes its socket directory), then SIGKILL if it lingers."""
         if self._proc is not None and self._proc.poll() is None:
             self._proc.terminate()
             try:
@@ -184,8 +190,6 @@ class PluginProcess:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
-        for reader in self._readers:
-            reader.join(timeout=5)
 
     # -- what tests look at --------------------------------------------------------------------
 
@@ -278,9 +282,7 @@ class PluginProcess:
         return grpc.secure_channel(target, credentials, options=options)
 
     def _failure(self, what: str) -> PluginLaunchError:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
+        self._stop_process()
         for reader in self._readers:
             reader.join(timeout=2)
         return PluginLaunchError(f"{what}\n--- plugin stderr ---\n{self.stderr_text()}")

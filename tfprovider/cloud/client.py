@@ -312,7 +312,7 @@ class PulumiCloudClient:
         elif isinstance(exc, httpx.ConnectError):
             problem = f"could not connect to {host}"
             advice = (
-                "Check the network connection, any proxy settings (HTTPS_PROXY) and the backend URL, "
+                "Check the network connection, any proxy settings (HTTPS_PROXY) and the API URL (`api_url` or PULUMI_BACKEND_URL), "
                 "then try again."
             )
         else:

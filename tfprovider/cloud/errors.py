@@ -144,7 +144,7 @@ class ResponseFormatError(CloudError):
         what = f"Could not {action}" if action else "Unexpected answer from Pulumi Cloud"
         super().__init__(
             f"{what}: Pulumi Cloud sent an answer this provider does not understand",
-            f"{problem}. Check that the backend URL points at the Pulumi Cloud API "
+            f"{problem}. Check that the API URL (`api_url` or PULUMI_BACKEND_URL) points at the Pulumi Cloud API "
             "(https://api.pulumi.com or your self-hosted API address, not the web console) and that no "
             "proxy rewrites the answers; if it does, report this together with your Pulumi Cloud version.",
         )
@@ -227,7 +227,7 @@ def _advice(status: int, *, org: str, token_name: str | None, message: str, retr
         return (
             "Pulumi Cloud did not accept the access token. Check the provider's `access_token` setting "
             "or the PULUMI_ACCESS_TOKEN environment variable: it must be a current Pulumi access token "
-            f"issued by this Pulumi Cloud (check the backend URL if you self-host).{said}"
+            f"issued by this Pulumi Cloud (check `api_url` or PULUMI_BACKEND_URL if you self-host).{said}"
         )
     if status == 403:
         return (
@@ -240,7 +240,7 @@ def _advice(status: int, *, org: str, token_name: str | None, message: str, retr
         return (
             f"Organization '{org}' was not found, or the access token cannot see it. Check `org_name` "
             "(the organization's name as it appears in Pulumi Cloud URLs) and that the token's owner "
-            f"belongs to it; if you self-host, also check the backend URL.{said}"
+            f"belongs to it; if you self-host, also check `api_url` or PULUMI_BACKEND_URL.{said}"
         )
     if status == 409:
         return (
@@ -263,7 +263,7 @@ def _advice(status: int, *, org: str, token_name: str | None, message: str, retr
         )
     if 300 <= status < 400:
         return (
-            "Pulumi Cloud redirected the request, so the backend URL is probably not the API address. Use "
+            "Pulumi Cloud redirected the request, so the `api_url` (or PULUMI_BACKEND_URL) is probably not the API address. Use "
             "https://api.pulumi.com or your self-hosted API address, with the right http/https scheme."
         )
     return (

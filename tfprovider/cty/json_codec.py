@@ -114,7 +114,7 @@ def _write_dynamic(value: DynamicValue, parts: list[str], depth: int) -> None:
     parts.append("}")
 
 
-def decode_json(data: bytes, ty: CtyType) -> object:
+def decode_json(data: bytes | bytearray | memoryview, ty: CtyType) -> object:
     """Decode JSON bytes as a value of type `ty`; raises CtyError (only) on any malformed input."""
     return _read(load_json(data, "JSON value"), ty, 0)
 

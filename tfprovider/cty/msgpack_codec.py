@@ -337,7 +337,7 @@ class _Reader:
         return self._unpack((_U8, _BE_U16, _BE_U32)[width_index])
 
 
-def decode_msgpack(data: bytes, ty: CtyType) -> object:
+def decode_msgpack(data: bytes | bytearray | memoryview, ty: CtyType) -> object:
     """Decode msgpack bytes as a value of type `ty`; raises CtyError (only) on any malformed input."""
     raw = bytes(checked_input(data, "msgpack data"))  # no copy for bytes
     reader = _Reader(raw)

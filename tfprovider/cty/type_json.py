@@ -64,7 +64,7 @@ def type_from_json(obj: object) -> CtyType:
     return _from_json(obj, 0)
 
 
-def type_from_json_bytes(data: bytes) -> CtyType:
+def type_from_json_bytes(data: bytes | bytearray | memoryview) -> CtyType:
     """Parse a type from JSON bytes; raises CtyError on invalid JSON or an invalid type description."""
     return _from_json(load_json(data, "type description"), 0)
 

@@ -34,7 +34,7 @@ from tfprovider.resources.base import (
 from tfprovider.schema import Attribute, Block, Schema
 
 if TYPE_CHECKING:
-    from tfprovider.cloud import OrgToken, PulumiCloudClient
+    from tfprovider.cloud import CloudError, OrgToken, PulumiCloudClient
 
 TYPE_NAME = "pulumiservice_api_tokens_orgtoken"
 MAX_NAME_LENGTH = 40
@@ -292,11 +292,10 @@ def _find(client: PulumiCloudClient, org: str, token_id: str) -> OrgToken | None
     return None
 
 
-def _cloud_failure(exc: Exception, action: str) -> Diagnostic:
-    """Turn a cloud client error into a diagnostic that says what to do."""
-    summary = getattr(exc, "summary", None) or f"Could not {action}"
-    detail = getattr(exc, "detail", None) or str(exc)
-    return error(f"{summary} (while trying to {action})", detail)
+def _cloud_failure(exc: CloudError) -> Diagnostic:
+    """A cloud client error as a diagnostic: its summary already names the action, its detail
+    what to do, and neither ever holds a credential."""
+    return error(exc.summary, exc.detail)
 
 
 class OrgTokenResource:
@@ -392,9 +391,7 @@ class OrgTokenResource:
         except DiagnosticError as exc:
             return ApplyResult(new_state=None, diagnostics=list(exc.diagnostics))
         except CloudError as exc:
-            return ApplyResult(
-                new_state=None, diagnostics=[_cloud_failure(exc, f"create token {spec.name!r}")]
-            )
+            return ApplyResult(new_state=None, diagnostics=[_cloud_failure(exc)])
         state = dict(planned)
         state.update(id=f"{org}/{created.id}", token_id=created.id, token_value=created.value.reveal())
         return ApplyResult(new_state=state)
@@ -409,7 +406,7 @@ class OrgTokenResource:
         except DiagnosticError as exc:
             return ApplyResult(new_state=prior, diagnostics=list(exc.diagnostics))
         except CloudError as exc:
-            return ApplyResult(new_state=prior, diagnostics=[_cloud_failure(exc, "delete the token")])
+            return ApplyResult(new_state=prior, diagnostics=[_cloud_failure(exc)])
         return ApplyResult(new_state=None)  # a 404 means it was already gone: same outcome
 
     def read(self, request: ReadRequest, context: OperationContext) -> ReadResult:
@@ -427,7 +424,7 @@ class OrgTokenResource:
             return ReadResult(
                 new_state=current,
                 private=request.private,
-                diagnostics=[_cloud_failure(exc, f"read token {token_id} of organization {org!r}")],
+                diagnostics=[_cloud_failure(exc)],
             )
         if token is None:
             return ReadResult(new_state=None)  # deleted out of band: Terraform plans a create
@@ -444,7 +441,7 @@ class OrgTokenResource:
         except DiagnosticError as exc:
             return ImportResult(diagnostics=list(exc.diagnostics))
         except CloudError as exc:
-            return ImportResult(diagnostics=[_cloud_failure(exc, f"import {resource_id!r}")])
+            return ImportResult(diagnostics=[_cloud_failure(exc)])
         if token is None:
             return ImportResult(
                 diagnostics=[
