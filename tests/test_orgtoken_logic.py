@@ -14,6 +14,7 @@ from tfprovider.cty import UNKNOWN, Unknown
 from tfprovider.diagnostics import DiagnosticError, Severity
 from tfprovider.resources.base import ApplyRequest, OperationContext, PlanRequest, ReadRequest
 from tfprovider.resources.orgtoken import OrgTokenResource, parse_import_id, validate_config
+from tfprovider.resources.token_lists import TokenLists
 from tfprovider.secret import Secret
 
 NOW = 1_800_000_000
@@ -91,7 +92,8 @@ def client() -> FakeClient:
 
 @pytest.fixture
 def context(client: FakeClient) -> OperationContext:
-    return OperationContext(client=lambda: client, stopped=threading.Event())  # type: ignore[arg-type,return-value]
+    lists = TokenLists(lambda org: client.list_tokens(org))
+    return OperationContext(client=lambda: client, tokens=lists, stopped=threading.Event())  # type: ignore[arg-type,return-value]
 
 
 resource = OrgTokenResource(clock=lambda: NOW)

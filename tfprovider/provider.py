@@ -19,6 +19,7 @@ from tfprovider.cty import STRING, is_known
 from tfprovider.diagnostics import Diagnostic, DiagnosticError, error
 from tfprovider.resources.base import ManagedResource, ObjectValue, OperationContext
 from tfprovider.resources.orgtoken import OrgTokenResource
+from tfprovider.resources.token_lists import TokenLists
 from tfprovider.schema import Attribute, Block, Schema
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ class Provider:
         self._client: PulumiCloudClient | None = None
         self._lock = threading.Lock()
         self.stopped = threading.Event()
+        self.token_lists = TokenLists(lambda org: self.client().list_tokens(org, filter="all"))
 
     def validate_config(self, config: ObjectValue) -> list[Diagnostic]:
         url = config.get("api_url")
@@ -123,7 +125,7 @@ class Provider:
         return diagnostics
 
     def context(self) -> OperationContext:
-        return OperationContext(client=self.client, stopped=self.stopped)
+        return OperationContext(client=self.client, tokens=self.token_lists, stopped=self.stopped)
 
     def client(self) -> PulumiCloudClient:
         """The provider's one pooled API client, made when first needed."""

@@ -16,6 +16,7 @@ from tfprovider.schema import Schema
 
 if TYPE_CHECKING:
     from tfprovider.cloud import PulumiCloudClient
+    from tfprovider.resources.token_lists import TokenLists
 
 ObjectValue = dict[str, Any]
 """A decoded cty object: attribute name → value (``None`` for null, ``Unknown`` for unknown)."""
@@ -23,13 +24,15 @@ ObjectValue = dict[str, Any]
 
 @dataclass(frozen=True)
 class OperationContext:
-    """What an operation may use beyond its request: the API client and the stop signal.
+    """What an operation may use beyond its request: the API client, the shared token lists
+    and the stop signal.
 
     ``client`` is a callable so that a configuration problem (say, no access token) surfaces
     only when an operation really needs the API, as a diagnostic, never at validate time.
     """
 
     client: Callable[[], PulumiCloudClient]
+    tokens: TokenLists
     stopped: threading.Event
 
 

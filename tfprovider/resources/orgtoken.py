@@ -34,7 +34,7 @@ from tfprovider.resources.base import (
 from tfprovider.schema import Attribute, Block, Schema
 
 if TYPE_CHECKING:
-    from tfprovider.cloud import CloudError, OrgToken, PulumiCloudClient
+    from tfprovider.cloud import CloudError, OrgToken, TokenSpec
 
 TYPE_NAME = "pulumiservice_api_tokens_orgtoken"
 MAX_NAME_LENGTH = 40
@@ -285,13 +285,6 @@ def _state_from_token(token: OrgToken, org: str, base: ObjectValue | None) -> Ob
     }
 
 
-def _find(client: PulumiCloudClient, org: str, token_id: str) -> OrgToken | None:
-    for token in client.list_tokens(org, filter="all"):
-        if token.id == token_id:
-            return token
-    return None
-
-
 def _cloud_failure(exc: CloudError) -> Diagnostic:
     """A cloud client error as a diagnostic: its summary already names the action, its detail
     what to do, and neither ever holds a credential."""
@@ -392,21 +385,35 @@ class OrgTokenResource:
             return ApplyResult(new_state=None, diagnostics=list(exc.diagnostics))
         except CloudError as exc:
             return ApplyResult(new_state=None, diagnostics=[_cloud_failure(exc)])
+        # From here on the token exists: it must reach Terraform's state whatever happens. No
+        # error diagnostic either, or Terraform would taint it and plan a same-name re-create.
         state = dict(planned)
         state.update(id=f"{org}/{created.id}", token_id=created.id, token_value=created.value.reveal())
-        return ApplyResult(new_state=state)
+        context.tokens.record_created(org, _token_from_spec(created.id, spec))
+        diagnostics = []
+        if context.stopped.is_set():
+            diagnostics.append(
+                warning(
+                    "Token created while stopping",
+                    f"Terraform asked the provider to stop, but token {spec.name!r} had already been "
+                    "created; it is recorded in the state.",
+                )
+            )
+        return ApplyResult(new_state=state, diagnostics=diagnostics)
 
     def _delete(self, prior: ObjectValue, context: OperationContext) -> ApplyResult:
         from tfprovider.cloud import CloudError
 
         if context.stopped.is_set():
             return ApplyResult(new_state=prior, diagnostics=[_stopped("delete the token")])
+        org, token_id = str(prior["org_name"]), str(prior["token_id"])
         try:
-            context.client().delete_token(str(prior["org_name"]), str(prior["token_id"]))
+            context.client().delete_token(org, token_id)
         except DiagnosticError as exc:
             return ApplyResult(new_state=prior, diagnostics=list(exc.diagnostics))
         except CloudError as exc:
             return ApplyResult(new_state=prior, diagnostics=[_cloud_failure(exc)])
+        context.tokens.record_deleted(org, token_id)
         return ApplyResult(new_state=None)  # a 404 means it was already gone: same outcome
 
     def read(self, request: ReadRequest, context: OperationContext) -> ReadResult:
@@ -417,7 +424,7 @@ class OrgTokenResource:
         if not isinstance(org, str) or not isinstance(token_id, str):
             return ReadResult(new_state=current, private=request.private)
         try:
-            token = _find(context.client(), org, token_id)
+            token = context.tokens.find(org, token_id)
         except DiagnosticError as exc:
             return ReadResult(new_state=current, private=request.private, diagnostics=list(exc.diagnostics))
         except CloudError as exc:
@@ -437,7 +444,7 @@ class OrgTokenResource:
 
         try:
             wanted = parse_import_id(resource_id)
-            token = _find(context.client(), wanted.org_name, wanted.token_id)
+            token = context.tokens.find(wanted.org_name, wanted.token_id)
         except DiagnosticError as exc:
             return ImportResult(diagnostics=list(exc.diagnostics))
         except CloudError as exc:
@@ -464,6 +471,24 @@ class OrgTokenResource:
                 ]
             )
         return ImportResult(states=[_state_from_token(token, wanted.org_name, None)])
+
+
+def _token_from_spec(token_id: str, spec: TokenSpec) -> OrgToken:
+    """What the service will list for a token we just created with ``spec``."""
+    from tfprovider.cloud import OrgToken
+
+    return OrgToken(
+        id=token_id,
+        name=spec.name,
+        description=spec.description,
+        created="",
+        last_used=0,
+        expires=spec.expires,
+        admin=spec.admin,
+        created_by="",
+        role_id=spec.role_id,
+        type="organization",
+    )
 
 
 def _stopped(action: str) -> Diagnostic:
