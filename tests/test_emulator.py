@@ -265,7 +265,7 @@ def test_first_stdout_line_is_the_backend_url(emulator: Emulator) -> None:
     ("method", "path"),
     [("GET", "/api/orgs/acme/tokens"), ("POST", "/api/orgs/acme/tokens"),
      ("DELETE", "/api/orgs/acme/tokens/abc"), ("GET", "/api/orgs/acme/auditlogs"),
-     ("GET", "/api/orgs/nope/tokens"), ("GET", "/api/unknown")],
+     ("GET", "/api/orgs/nope/tokens"), ("GET", "/api/unknown"), ("GET", "/api/emulator/stats")],
 )
 def test_every_api_call_needs_the_access_token(
     emulator: Emulator, authorization: str | None, method: str, path: str

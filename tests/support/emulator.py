@@ -3,7 +3,8 @@
 ``Emulator`` launches ``python -m tfprovider.emulator.cli`` on loopback with a free port, reads the
 first stdout line (``PULUMI_BACKEND_URL=...``) to learn the URL, and stops it with SIGTERM. Request
 logs go to a temporary file (a pipe nobody drains would eventually block the emulator); read them
-with ``log_text()`` when a test fails.
+with ``log_text()`` when a test fails. Fault-injection flags go in ``extra_args``; ``stats()`` reads the
+counters.
 
     with Emulator(roles=["stack-admin"]) as emulator:
         status, body = emulator.call("GET", f"/api/orgs/{emulator.org}/tokens")
@@ -133,6 +134,14 @@ class Emulator:
         except urllib.error.HTTPError as error:
             status, payload = error.code, error.read()
         return status, (json.loads(payload) if payload else None)
+
+    def stats(self) -> dict[str, Any]:
+        """Request and fault counters from ``GET /api/emulator/stats`` (never delayed or faulted)."""
+        status, body = self.call("GET", "/api/emulator/stats")
+        if status != 200:
+            raise AssertionError(f"GET /api/emulator/stats answered {status}: {body}")
+        assert isinstance(body, dict)
+        return body
 
     def log_text(self) -> str:
         self._log.flush()

@@ -3,21 +3,26 @@
 Two layers, on purpose:
 
 * ``EmulatorApp`` maps an ``ApiRequest`` to an ``ApiResponse`` (auth, routing, JSON). It is a plain
-  callable with no sockets, and it is the ONE place every request passes through, so a fault
-  policy (latency, 5xx, 429 with Retry-After, dropped connections) can later wrap it without
-  touching any handler.
+  callable with no sockets, and it is the ONE place every request passes through, so the fault
+  policy in ``faults`` (latency, 5xx, 429 with Retry-After, dropped connections) wraps it without
+  touching any handler. ``EmulatorApp.operation`` names what a request is (create, list, ...) from
+  the same route table, so the policy never keeps a second copy of the paths.
 * ``EmulatorServer`` is the socket side: a ThreadingHTTPServer speaking HTTP/1.1 with keep-alive,
   reading bodies safely, writing JSON errors even for malformed requests, and logging each request
-  (method, path without query, status, time) but never headers or token values.
+  (method, path without query, status, time) but never headers or token values. A handler that
+  raises ``DropConnection`` gets the connection reset instead of answered.
 """
 
 from __future__ import annotations
 
+import contextlib
+import enum
 import hashlib
 import hmac
 import json
 import re
 import socket
+import struct
 import sys
 import time
 import traceback
@@ -57,6 +62,30 @@ class PayloadTooLarge(EmulatorError):
     status = 413
 
 
+class DropConnection(Exception):
+    """Raised by a request handler to make the server reset the connection instead of answering.
+
+    The server closes the socket abortively (``SO_LINGER`` 0), so the client sees a connection
+    reset rather than a clean end of stream; whatever the handler did before raising stays done.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Operation(enum.StrEnum):
+    """What a request asks for, named for counters and for deciding which requests may be faulted."""
+
+    CREATE = "create"
+    LIST = "list"
+    DELETE = "delete"
+    AUDIT_LOG = "audit_log"
+    STATS = "stats"
+    OTHER = "other"
+    """Anything no route serves with that method: unknown paths, wrong methods, non-API paths."""
+
+
 @dataclass(frozen=True)
 class ApiRequest:
     method: str
@@ -80,6 +109,8 @@ class ApiResponse:
     status: int
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
+    log_note: str = ""
+    """Appended to the server's request log line (e.g. which fault produced this answer); never sent."""
 
     @classmethod
     def json(cls, status: int, payload: object, headers: tuple[tuple[str, str], ...] = ()) -> ApiResponse:
@@ -97,34 +128,69 @@ class ApiResponse:
 
 Handler = Callable[[ApiRequest, dict[str, str]], ApiResponse]
 RequestHandler = Callable[[ApiRequest], ApiResponse]
-"""What the server runs per request: ``EmulatorApp`` itself, or a wrapper around it."""
+"""What the server runs per request: ``EmulatorApp`` itself, or a wrapper around it. It may raise
+``DropConnection`` to have the connection reset instead of answered."""
+StatsSource = Callable[[], object]
+"""Returns the JSON-able payload of ``GET /api/emulator/stats``."""
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    operation: Operation
+    handler: Handler
 
 
 @dataclass(frozen=True)
 class _Route:
     pattern: re.Pattern[str]
-    methods: Mapping[str, Handler]
+    methods: Mapping[str, _Endpoint]
 
 
 class EmulatorApp:
     """Auth, routing and JSON for the organization-token endpoints.
 
     Real paths: ``POST``/``GET /api/orgs/{org}/tokens`` and ``DELETE /api/orgs/{org}/tokens/{id}``.
-    Emulator extension (no such endpoint is documented for the real service):
-    ``GET /api/orgs/{org}/auditlogs`` answers ``{"auditLogEvents": [...]}`` with one
-    ``token.created`` event per create (carrying its ``reason`` query parameter) and one
-    ``token.deleted`` event per delete, so tests and the demo can show what was recorded.
+    Emulator extensions (no such endpoints are documented for the real service), both behind the
+    same access token as everything else:
+
+    * ``GET /api/orgs/{org}/auditlogs`` answers ``{"auditLogEvents": [...]}`` with one
+      ``token.created`` event per create (carrying its ``reason`` query parameter) and one
+      ``token.deleted`` event per delete, so tests and the demo can show what was recorded;
+    * ``GET /api/emulator/stats`` answers whatever ``stats`` returns (request and fault counters,
+      see ``faults.TrafficStats``); the route exists only when ``stats`` is given.
     """
 
-    def __init__(self, store: Store, access_token: str) -> None:
+    def __init__(self, store: Store, access_token: str, *, stats: StatsSource | None = None) -> None:
         self._store = store
         self._token_digest = hashlib.sha256(access_token.encode()).digest()
+        self._stats = stats
         org = r"/api/orgs/(?P<org>[^/]+)"
-        self._routes = (
-            _Route(re.compile(org + "/tokens"), {"GET": self._list_tokens, "POST": self._create_token}),
-            _Route(re.compile(org + "/tokens/(?P<token_id>[^/]+)"), {"DELETE": self._delete_token}),
-            _Route(re.compile(org + "/auditlogs"), {"GET": self._audit_log}),
-        )
+        routes = [
+            _Route(
+                re.compile(org + "/tokens"),
+                {
+                    "GET": _Endpoint(Operation.LIST, self._list_tokens),
+                    "POST": _Endpoint(Operation.CREATE, self._create_token),
+                },
+            ),
+            _Route(
+                re.compile(org + "/tokens/(?P<token_id>[^/]+)"),
+                {"DELETE": _Endpoint(Operation.DELETE, self._delete_token)},
+            ),
+            _Route(re.compile(org + "/auditlogs"), {"GET": _Endpoint(Operation.AUDIT_LOG, self._audit_log)}),
+        ]
+        if stats is not None:
+            stats_page = _Endpoint(Operation.STATS, self._stats_page)
+            routes.append(_Route(re.compile("/api/emulator/stats"), {"GET": stats_page}))
+        self._routes = tuple(routes)
+
+    def operation(self, request: ApiRequest) -> Operation:
+        """What ``request`` would do if it were authorized; OTHER when no route serves it."""
+        found = self._route(request.path)
+        if found is None:
+            return Operation.OTHER
+        endpoint = found[0].methods.get(request.method)
+        return Operation.OTHER if endpoint is None else endpoint.operation
 
     def __call__(self, request: ApiRequest) -> ApiResponse:
         """The single dispatch point: every request, and every error, goes through here."""
@@ -132,22 +198,28 @@ class EmulatorApp:
             path = request.path
             if path.startswith("/api/"):
                 self._authenticate(request)
-            for route in self._routes:
-                match = route.pattern.fullmatch(path)
-                if match is None:
-                    continue
-                handler = route.methods.get(request.method)
-                if handler is None:
-                    raise MethodNotAllowed(
-                        f"Method Not Allowed: {request.method} is not supported on {path}", route.methods
-                    )
-                params = {name: unquote(value) for name, value in match.groupdict().items()}
-                return handler(request, params)
-            raise NotFound(f"Not Found: no endpoint at {path}")
+            found = self._route(path)
+            if found is None:
+                raise NotFound(f"Not Found: no endpoint at {path}")
+            route, match = found
+            endpoint = route.methods.get(request.method)
+            if endpoint is None:
+                raise MethodNotAllowed(
+                    f"Method Not Allowed: {request.method} is not supported on {path}", route.methods
+                )
+            params = {name: unquote(value) for name, value in match.groupdict().items()}
+            return endpoint.handler(request, params)
         except MethodNotAllowed as error:
             return ApiResponse.error(error.status, error.message, (("Allow", ", ".join(error.allowed)),))
         except EmulatorError as error:
             return ApiResponse.error(error.status, error.message)
+
+    def _route(self, path: str) -> tuple[_Route, re.Match[str]] | None:
+        for route in self._routes:
+            match = route.pattern.fullmatch(path)
+            if match is not None:
+                return route, match
+        return None
 
     def _authenticate(self, request: ApiRequest) -> None:
         header = request.headers.get("authorization")
@@ -192,6 +264,10 @@ class EmulatorApp:
     def _audit_log(self, request: ApiRequest, params: dict[str, str]) -> ApiResponse:
         events = self._store.audit_log(params["org"])
         return ApiResponse.json(HTTPStatus.OK, {"auditLogEvents": [event.to_json() for event in events]})
+
+    def _stats_page(self, request: ApiRequest, params: dict[str, str]) -> ApiResponse:
+        assert self._stats is not None  # the route is registered only with a stats source
+        return ApiResponse.json(HTTPStatus.OK, self._stats())
 
 
 def _first(query: Mapping[str, list[str]], name: str) -> str | None:
@@ -250,6 +326,9 @@ class _HttpHandler(BaseHTTPRequestHandler):
 
     _METHODS: ClassVar[tuple[str, ...]] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
+    _aborted = False
+    """Set when a handler asked for the connection to be reset; ``finish`` then closes abortively."""
+
     def do_GET(self) -> None:
         self._serve()
 
@@ -271,13 +350,36 @@ class _HttpHandler(BaseHTTPRequestHandler):
             )
             try:
                 response = self.server.handler(request)
+            except DropConnection as drop:
+                self._abort()
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                path = urlsplit(self.path).path
+                self.server.log_line(f"{self.command} {path} reset {elapsed_ms:.1f}ms [{drop.reason}]")
+                return
             except Exception:
                 traceback.print_exc(file=self.server.log or sys.stderr)
                 response = ApiResponse.error(500, "Internal Server Error: the emulator failed; see its log.")
         self._write(response)
         elapsed_ms = (time.perf_counter() - started) * 1000
         path = urlsplit(self.path).path
-        self.server.log_line(f"{self.command} {path} {response.status} {elapsed_ms:.1f}ms")
+        note = f" [{response.log_note}]" if response.log_note else ""
+        self.server.log_line(f"{self.command} {path} {response.status} {elapsed_ms:.1f}ms{note}")
+
+    def _abort(self) -> None:
+        """Arrange for a reset (RST) instead of an orderly close: nothing more is written, and
+        ``finish`` closes the socket with a zero linger time before the server's own
+        ``shutdown(SHUT_WR)`` could send a FIN that a client would read as a clean end of stream."""
+        self.close_connection = True
+        self._aborted = True
+        with contextlib.suppress(OSError):  # a client already gone leaves nothing to reset
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def finish(self) -> None:
+        super().finish()
+        if self._aborted:
+            # The buffered reader and writer are closed now, so this really closes the descriptor;
+            # the server's later shutdown/close of the same socket are then harmless no-ops.
+            self.connection.close()
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
