@@ -10,7 +10,7 @@ PROTOS := $(wildcard proto/*.proto)
 
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: setup terraform proto lint test demo clean
+.PHONY: setup terraform proto docs lint test demo clean
 
 # A virtual environment with the provider (editable) and the test tools.
 $(VENV)/.installed: pyproject.toml
@@ -33,8 +33,12 @@ terraform: $(TF_OLD) $(TF_NEW)
 proto: $(VENV)/.installed
 	$(PY) tests/support/protogen.py
 
+# Regenerate docs/ from the schemas and examples/ (tests/test_docs_current.py fails when stale).
+docs: setup
+	$(PY) docs/generate.py
+
 lint: setup
-	$(VENV)/bin/ruff check tfprovider tests examples
+	$(VENV)/bin/ruff check tfprovider tests examples docs
 	$(VENV)/bin/mypy
 
 test: setup terraform lint

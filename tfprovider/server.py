@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from tfprovider.cty import CtyError, CtyType, is_wholly_known
+from tfprovider.cty import CtyError, CtyType, Unknown, is_wholly_known
 from tfprovider.diagnostics import Diagnostic, DiagnosticError, ElementKey, PathStep, error
 from tfprovider.protocol import tfplugin6_pb2 as pb
 from tfprovider.protocol import tfplugin6_pb2_grpc as pb_grpc
@@ -203,7 +203,7 @@ class ProviderServicer(pb_grpc.ProviderServicer):
         def handle() -> pb.ReadResource.Response:
             resource = self._resource(request.type_name)
             ty = resource.schema.value_type()
-            current = self._decode(request, "current_state", ty)
+            current = self._decode_state(request, "current_state", ty)
             if current is None:
                 return pb.ReadResource.Response(new_state=toproto.dynamic_value(None, ty))
             result = resource.read(ReadRequest(current, request.private), self.provider.context())
@@ -223,7 +223,7 @@ class ProviderServicer(pb_grpc.ProviderServicer):
             ty = resource.schema.value_type()
             plan = resource.plan(
                 PlanRequest(
-                    prior=self._decode(request, "prior_state", ty),
+                    prior=self._decode_state(request, "prior_state", ty),
                     proposed=self._decode(request, "proposed_new_state", ty),
                     config=self._decode(request, "config", ty),
                     prior_private=request.prior_private,
@@ -246,7 +246,7 @@ class ProviderServicer(pb_grpc.ProviderServicer):
             ty = resource.schema.value_type()
             result = resource.apply(
                 ApplyRequest(
-                    prior=self._decode(request, "prior_state", ty),
+                    prior=self._decode_state(request, "prior_state", ty),
                     planned=self._decode(request, "planned_state", ty),
                     config=self._decode(request, "config", ty),
                     planned_private=request.planned_private,
@@ -454,10 +454,29 @@ class ProviderServicer(pb_grpc.ProviderServicer):
 
     @staticmethod
     def _decode(message: Any, field: str, ty: CtyType) -> Any:
+        what = field.replace("_", " ")
         try:
-            return fromproto.dynamic_value(message, field, ty)
+            value = fromproto.dynamic_value(message, field, ty)
         except CtyError as exc:
-            raise DiagnosticError(_cty_diagnostic(exc, field.replace("_", " "))) from None
+            raise DiagnosticError(_cty_diagnostic(exc, what)) from None
+        if isinstance(value, Unknown):
+            raise DiagnosticError(
+                error(
+                    f"Invalid {what}", f"The whole {what} is unknown; Terraform always sends a known object."
+                )
+            )
+        return value
+
+    @classmethod
+    def _decode_state(cls, message: Any, field: str, ty: CtyType) -> Any:
+        """A stored state: Terraform never stores unknown values, so one here is invalid input."""
+        value = cls._decode(message, field, ty)
+        if not is_wholly_known(value):
+            what = field.replace("_", " ")
+            raise DiagnosticError(
+                error(f"Invalid {what}", f"The {what} holds unknown values; a stored state never does.")
+            )
+        return value
 
 
 def register(server: grpc.Server) -> None:

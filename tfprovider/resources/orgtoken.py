@@ -347,7 +347,10 @@ class OrgTokenResource:
 
     def apply(self, request: ApplyRequest, context: OperationContext) -> ApplyResult:
         if request.planned is None:
-            assert request.prior is not None
+            if request.prior is None:
+                return ApplyResult(
+                    new_state=None, diagnostics=[_invalid_apply("neither a prior nor a planned state")]
+                )
             return self._delete(request.prior, context)
         if request.prior is None:
             return self._create(request.planned, context)
@@ -369,6 +372,9 @@ class OrgTokenResource:
     def _create(self, planned: ObjectValue, context: OperationContext) -> ApplyResult:
         from tfprovider.cloud import CloudError, TokenSpec
 
+        problems = _unplannable(planned)
+        if problems:
+            return ApplyResult(new_state=None, diagnostics=problems)
         if context.stopped.is_set():
             return ApplyResult(new_state=None, diagnostics=[_stopped("create the token")])
         org = str(planned["org_name"])
@@ -489,6 +495,27 @@ def _token_from_spec(token_id: str, spec: TokenSpec) -> OrgToken:
         role_id=spec.role_id,
         type="organization",
     )
+
+
+def _invalid_apply(what: str) -> Diagnostic:
+    return error(
+        "Invalid apply request",
+        f"Terraform asked to apply a change with {what}. This is a bug in the calling tool; run "
+        "`terraform plan` again.",
+    )
+
+
+def _unplannable(planned: ObjectValue) -> list[Diagnostic]:
+    """Why a planned state cannot be created as it stands: a plan by this provider never gives
+    these, so they come from a request Terraform would not send, and must not reach the API."""
+    diagnostics = validate_config(planned)
+    for attr, kind in (("name", str), ("org_name", str), ("description", str), ("admin", bool)):
+        if not isinstance(planned.get(attr), kind):
+            diagnostics.append(_invalid_apply(f"`{attr}` null or unknown in the planned state"))
+    expires = planned.get("expires")
+    if not isinstance(expires, Decimal) or not expires.is_finite():
+        diagnostics.append(_invalid_apply("`expires` null, unknown or not finite in the planned state"))
+    return diagnostics
 
 
 def _stopped(action: str) -> Diagnostic:
