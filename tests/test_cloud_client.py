@@ -48,8 +48,11 @@ class Recorder:
 def make_client(
     handler: Handler, base_url: str = "https://api.pulumi.com"
 ) -> tuple[PulumiCloudClient, Recorder]:
+    """A client with the default retry policy whose backoff waits take no time."""
     recorder = Recorder(handler)
-    client = PulumiCloudClient(base_url, Secret(ACCESS), transport=recorder.transport, timeout=5.0)
+    client = PulumiCloudClient(
+        base_url, Secret(ACCESS), transport=recorder.transport, timeout=5.0, sleep=lambda seconds: None
+    )
     return client, recorder
 
 

@@ -63,7 +63,12 @@ def test_metadata_and_schema(stub: pb_grpc.ProviderStub) -> None:
     assert meta.server_capabilities.plan_destroy
     schema = stub.GetProviderSchema(pb.GetProviderSchema.Request())
     assert set(schema.resource_schemas) == {ORGTOKEN}
-    assert {a.name for a in schema.provider.block.attributes} == {"access_token", "api_url"}
+    assert {a.name for a in schema.provider.block.attributes} == {
+        "access_token",
+        "api_url",
+        "max_retries",
+        "retry_timeout",
+    }
     assert not errors(schema)
     assert not errors(stub.GetFunctions(pb.GetFunctions.Request()))
     identities = stub.GetResourceIdentitySchemas(pb.GetResourceIdentitySchemas.Request())

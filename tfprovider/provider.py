@@ -12,10 +12,11 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from tfprovider.cty import STRING, is_known
+from tfprovider.cty import NUMBER, STRING, is_known
 from tfprovider.diagnostics import Diagnostic, DiagnosticError, error
 from tfprovider.resources.base import ManagedResource, ObjectValue, OperationContext
 from tfprovider.resources.orgtoken import OrgTokenResource
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
     from tfprovider.secret import Secret
 
 DEFAULT_API_URL = "https://api.pulumi.com"
+DEFAULT_MAX_RETRIES = 5
+DEFAULT_RETRY_TIMEOUT = 120
+MAX_RETRIES_LIMIT = 20
+RETRY_TIMEOUT_LIMIT = 3600
 ACCESS_TOKEN_ENV = "PULUMI_ACCESS_TOKEN"
 API_URL_ENV = "PULUMI_BACKEND_URL"
 
@@ -49,9 +54,38 @@ PROVIDER_SCHEMA = Schema(
                 f"`{API_URL_ENV}` environment variable, then `{DEFAULT_API_URL}`.",
                 optional=True,
             ),
+            Attribute(
+                "max_retries",
+                NUMBER,
+                "How many times a request is repeated after throttling (429), a transient server "
+                "error (5xx) or a dropped connection, with exponential backoff that honours "
+                f"`Retry-After`. Defaults to {DEFAULT_MAX_RETRIES}; `0` turns retries off. A create "
+                "is never repeated blindly: after an ambiguous failure the provider first checks "
+                "whether the token exists.",
+                optional=True,
+            ),
+            Attribute(
+                "retry_timeout",
+                NUMBER,
+                "The most seconds one operation may spend on retries before it fails with the last "
+                f"error. Defaults to {DEFAULT_RETRY_TIMEOUT}.",
+                optional=True,
+            ),
         ),
     )
 )
+
+
+def _whole_number_problem(value: object, name: str, limit: int) -> Diagnostic | None:
+    if not isinstance(value, Decimal) or not is_known(value):
+        return None
+    if value < 0 or value != value.to_integral_value() or value > limit:
+        return error(
+            f"Invalid {name}",
+            f"`{name}` is {value}; it must be a whole number from 0 to {limit}.",
+            name,
+        )
+    return None
 
 
 def validate_api_url(url: str) -> str | None:
@@ -69,6 +103,8 @@ class ProviderSettings:
     api_url: str
     access_token: Secret | None
     terraform_version: str
+    max_retries: int = DEFAULT_MAX_RETRIES
+    retry_timeout: float = DEFAULT_RETRY_TIMEOUT
 
 
 class Provider:
@@ -86,6 +122,10 @@ class Provider:
         self.token_lists = TokenLists(lambda org: self.client().list_tokens(org, filter="all"))
 
     def validate_config(self, config: ObjectValue) -> list[Diagnostic]:
+        for name, limit in (("max_retries", MAX_RETRIES_LIMIT), ("retry_timeout", RETRY_TIMEOUT_LIMIT)):
+            number_problem = _whole_number_problem(config.get(name), name, limit)
+            if number_problem:
+                return [number_problem]
         url = config.get("api_url")
         if isinstance(url, str) and is_known(url):
             problem = validate_api_url(url)
@@ -120,8 +160,16 @@ class Provider:
         if token is None:  # a token read from a file often ends in a newline: not part of it
             token = self._environ.get(ACCESS_TOKEN_ENV, "").strip() or None
         secret = Secret(token) if isinstance(token, str) and is_known(token) and token else None
+        retries, timeout = config.get("max_retries"), config.get("retry_timeout")
+        settings = ProviderSettings(
+            url.rstrip("/"),
+            secret,
+            terraform_version,
+            max_retries=int(retries) if isinstance(retries, Decimal) else DEFAULT_MAX_RETRIES,
+            retry_timeout=float(timeout) if isinstance(timeout, Decimal) else DEFAULT_RETRY_TIMEOUT,
+        )
         with self._lock:
-            self._settings = ProviderSettings(url.rstrip("/"), secret, terraform_version)
+            self._settings = settings
         return diagnostics
 
     def context(self) -> OperationContext:
@@ -151,7 +199,7 @@ class Provider:
                         "access_token",
                     )
                 )
-            from tfprovider.cloud import CloudError, PulumiCloudClient
+            from tfprovider.cloud import CloudError, PulumiCloudClient, RetryPolicy
             from tfprovider.cloud.client import build_user_agent
 
             try:
@@ -159,6 +207,10 @@ class Provider:
                     settings.api_url,
                     settings.access_token,
                     user_agent=build_user_agent(settings.terraform_version or None),
+                    retry=RetryPolicy(
+                        max_attempts=settings.max_retries + 1, max_elapsed=settings.retry_timeout
+                    ),
+                    cancel=self.stopped,  # StopProvider aborts waits and in-flight calls
                 )
             except CloudError as exc:
                 raise DiagnosticError(error(exc.summary, exc.detail)) from None

@@ -10,17 +10,34 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tfprovider.cloud.cancel import Cancellation
     from tfprovider.cloud.client import PulumiCloudClient, build_user_agent
-    from tfprovider.cloud.errors import ApiError, CloudError, ResponseFormatError, TransportError
+    from tfprovider.cloud.errors import (
+        ApiError,
+        CancelledError,
+        CloudError,
+        LostTokenError,
+        NameConflictError,
+        ResponseFormatError,
+        TransportError,
+    )
     from tfprovider.cloud.models import CreatedToken, OrgToken, TokenPage, TokenSpec
+    from tfprovider.cloud.retry import RetryPolicy
+    from tfprovider.cloud.stats import ClientStats
 
 __all__ = [
     "ApiError",
+    "Cancellation",
+    "CancelledError",
+    "ClientStats",
     "CloudError",
     "CreatedToken",
+    "LostTokenError",
+    "NameConflictError",
     "OrgToken",
     "PulumiCloudClient",
     "ResponseFormatError",
+    "RetryPolicy",
     "TokenPage",
     "TokenSpec",
     "TransportError",
@@ -30,8 +47,14 @@ __all__ = [
 _HOME = {
     "PulumiCloudClient": "client",
     "build_user_agent": "client",
+    "Cancellation": "cancel",
+    "RetryPolicy": "retry",
+    "ClientStats": "stats",
     "ApiError": "errors",
+    "CancelledError": "errors",
     "CloudError": "errors",
+    "LostTokenError": "errors",
+    "NameConflictError": "errors",
     "ResponseFormatError": "errors",
     "TransportError": "errors",
     "CreatedToken": "models",

@@ -24,7 +24,15 @@ from tfprovider.secret import Secret, redact
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["ApiError", "CloudError", "ResponseFormatError", "TransportError"]
+__all__ = [
+    "ApiError",
+    "CancelledError",
+    "CloudError",
+    "LostTokenError",
+    "NameConflictError",
+    "ResponseFormatError",
+    "TransportError",
+]
 
 #: Longest piece of a service or proxy message kept in an error; proxies can answer whole HTML pages.
 MAX_SERVICE_MESSAGE: Final = 300
@@ -52,6 +60,15 @@ class CloudError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(summary={self.summary!r}, detail={self.detail!r})"
+
+    def append_detail(self, sentence: str) -> None:
+        """Add a sentence to the detail, e.g. how many attempts were made before giving up.
+
+        Errors are built fresh for every request, so extending one in place before raising it is
+        safe; ``args`` follows so the exception still prints and compares consistently.
+        """
+        self.detail = f"{self.detail} {sentence}".strip()
+        self.args = (self.summary, self.detail)
 
 
 class ApiError(CloudError):
@@ -120,15 +137,26 @@ class TransportError(CloudError):
     ``host`` names the Pulumi Cloud host that was being called (never a credential).
     ``may_have_reached_service`` is false only when the request certainly never left this machine
     (for example the connection was refused), which matters for requests that are not idempotent.
+    ``timed_out`` tells a missing answer apart from a failed connection (for retry statistics).
     """
 
     host: str
     may_have_reached_service: bool
+    timed_out: bool
 
-    def __init__(self, summary: str, detail: str, *, host: str, may_have_reached_service: bool) -> None:
+    def __init__(
+        self,
+        summary: str,
+        detail: str,
+        *,
+        host: str,
+        may_have_reached_service: bool,
+        timed_out: bool = False,
+    ) -> None:
         super().__init__(summary, detail)
         self.host = host
         self.may_have_reached_service = may_have_reached_service
+        self.timed_out = timed_out
 
 
 class ResponseFormatError(CloudError):
@@ -144,11 +172,159 @@ class ResponseFormatError(CloudError):
         what = f"Could not {action}" if action else "Unexpected answer from Pulumi Cloud"
         super().__init__(
             f"{what}: Pulumi Cloud sent an answer this provider does not understand",
-            f"{problem}. Check that the API URL (`api_url` or PULUMI_BACKEND_URL) points at the Pulumi Cloud API "
-            "(https://api.pulumi.com or your self-hosted API address, not the web console) and that no "
-            "proxy rewrites the answers; if it does, report this together with your Pulumi Cloud version.",
+            f"{problem}. Check that the API URL (`api_url` or PULUMI_BACKEND_URL) points at the Pulumi "
+            "Cloud API (https://api.pulumi.com or your self-hosted API address, not the web console) and "
+            "that no proxy rewrites the answers; if it does, report this together with your Pulumi Cloud "
+            "version.",
         )
         self.problem = problem
+
+
+#: Stands in for the Terraform resource address in the import command a :class:`NameConflictError`
+#: suggests; the client does not know the address, the resource layer may substitute it.
+IMPORT_ADDRESS_PLACEHOLDER: Final = "<resource address>"
+
+
+class NameConflictError(ApiError):
+    """A create answered 409: the name is taken, by a live token, an expired one or a deleted one.
+
+    ``conflicting_token_id`` is the ID of the live token holding the name, when the provider could
+    find one; the detail then carries the exact ``terraform import`` command (with
+    :data:`IMPORT_ADDRESS_PLACEHOLDER` where the resource address goes).
+    """
+
+    conflicting_token_id: str | None
+
+    def __init__(
+        self,
+        summary: str,
+        detail: str,
+        *,
+        status: int,
+        code: int | None = None,
+        service_message: str = "",
+        retry_after: float | None = None,
+        conflicting_token_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            summary,
+            detail,
+            status=status,
+            code=code,
+            service_message=service_message,
+            retry_after=retry_after,
+        )
+        self.conflicting_token_id = conflicting_token_id
+
+    @classmethod
+    def from_conflict(
+        cls, error: ApiError, *, org: str, holder_id: str | None, holder: str
+    ) -> NameConflictError:
+        """Extend a 409 ``error`` with what the listing showed about the name's ``holder``.
+
+        ``holder`` is ``"live"``, ``"expired"``, ``"deleted"`` (no listed token has the name) or
+        ``"unknown"`` (the listing failed); ``holder_id`` is the holding token's ID when listed.
+        """
+        detail = error.detail
+        conflicting: str | None = None
+        if holder == "live" and holder_id:
+            conflicting = holder_id
+            detail += (
+                f" The name is held by the live token {holder_id}. If that is the token this resource "
+                "should manage, import it instead of creating it: "
+                f"`terraform import {IMPORT_ADDRESS_PLACEHOLDER} {org}/{holder_id}` (Pulumi Cloud shows a "
+                "token's value only once, so Terraform will not know the imported token's value)."
+            )
+        elif holder == "expired" and holder_id:
+            detail += (
+                f" The token holding the name ({holder_id}) has expired; an expired token's name cannot "
+                "be reused either."
+            )
+        elif holder == "deleted":
+            detail += (
+                " No current token has this name, so a deleted token held it: Pulumi Cloud keeps the "
+                "names of deleted tokens for good."
+            )
+        return cls(
+            error.summary,
+            detail,
+            status=error.status,
+            code=error.code,
+            service_message=error.service_message,
+            retry_after=error.retry_after,
+            conflicting_token_id=conflicting,
+        )
+
+
+class LostTokenError(CloudError):
+    """A create succeeded in Pulumi Cloud but its answer, the one copy of the value, never arrived.
+
+    The token is useless to everyone (nobody can read its value again) yet it is a live credential,
+    so the provider deletes it. ``orphan_deleted`` says whether that worked; when it did not, the
+    detail names the token's ID and organization so the user can delete it by hand. Either way the
+    name is spent: Pulumi Cloud never reuses one.
+    """
+
+    org: str
+    token_name: str
+    token_id: str
+    orphan_deleted: bool
+
+    def __init__(
+        self,
+        *,
+        org: str,
+        token_name: str,
+        token_id: str,
+        orphan_deleted: bool,
+        what_happened: str,
+        delete_problem: str = "",
+    ) -> None:
+        lost = (
+            f"{what_happened} Pulumi Cloud created the token (ID {token_id}), but its value never reached "
+            "the provider, and Pulumi Cloud shows a token's value only once."
+        )
+        renamed = (
+            "Pulumi Cloud never reuses a token name, even after the token is deleted: choose a new `name` "
+            "and apply again."
+        )
+        if orphan_deleted:
+            summary = f"Token '{token_name}' was created in organization '{org}' but its value was lost"
+            detail = (
+                f"{lost} The provider deleted that token so that no live credential exists that nobody "
+                f"holds. {renamed}"
+            )
+        else:
+            summary = (
+                f"Token '{token_name}' was created in organization '{org}' but its value was lost, "
+                "and it could not be deleted"
+            )
+            detail = (
+                f"{lost} The provider tried to delete it and failed ({delete_problem or 'no reason given'}). "
+                f"Token {token_id} in organization '{org}' is a LIVE credential that nobody holds: delete "
+                "it now in Pulumi Cloud (Settings → Access Tokens, or "
+                f"DELETE /api/orgs/{org}/tokens/{token_id}). "
+                f"{renamed}"
+            )
+        super().__init__(summary, detail)
+        self.org = org
+        self.token_name = token_name
+        self.token_id = token_id
+        self.orphan_deleted = orphan_deleted
+
+
+class CancelledError(CloudError):
+    """Terraform asked the provider to stop (StopProvider, e.g. after Ctrl-C) during a request.
+
+    ``in_flight`` is true when a request had been sent and its answer was abandoned, so the
+    service may still act on it. The detail says what is known about the outcome.
+    """
+
+    in_flight: bool
+
+    def __init__(self, action: str, detail: str, *, in_flight: bool = False) -> None:
+        super().__init__(f"Could not {action}: Terraform asked the provider to stop", detail)
+        self.in_flight = in_flight
 
 
 def json_type_name(value: object) -> str:
@@ -263,7 +439,8 @@ def _advice(status: int, *, org: str, token_name: str | None, message: str, retr
         )
     if 300 <= status < 400:
         return (
-            "Pulumi Cloud redirected the request, so the `api_url` (or PULUMI_BACKEND_URL) is probably not the API address. Use "
+            "Pulumi Cloud redirected the request, so the `api_url` (or PULUMI_BACKEND_URL) is probably "
+            "not the API address. Use "
             "https://api.pulumi.com or your self-hosted API address, with the right http/https scheme."
         )
     return (
