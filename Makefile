@@ -10,7 +10,7 @@ PROTOS := $(wildcard proto/*.proto)
 
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: setup terraform proto docs lint test demo clean
+.PHONY: setup terraform proto docs lint test demo faults clean
 
 # A virtual environment with the provider (editable) and the test tools.
 $(VENV)/.installed: pyproject.toml
@@ -38,7 +38,7 @@ docs: setup
 	$(PY) docs/generate.py
 
 lint: setup
-	$(VENV)/bin/ruff check tfprovider tests examples docs
+	$(VENV)/bin/ruff check tfprovider tests examples docs benchmarks
 	$(VENV)/bin/mypy
 
 test: setup terraform lint
@@ -46,6 +46,10 @@ test: setup terraform lint
 
 demo: setup terraform
 	$(PY) examples/demo.py
+
+# Reliability report: 200 tokens through real Terraform against an emulator injecting faults.
+faults: setup terraform
+	$(PY) benchmarks/faults.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
