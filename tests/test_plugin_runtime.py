@@ -251,6 +251,13 @@ def test_an_unusable_socket_directory_is_reported() -> None:
         long_parent.rmdir()
 
 
+def test_a_missing_socket_parent_directory_is_reported() -> None:
+    result = run(SERVE_NOTHING, launch_env(PLUGIN_UNIX_SOCKET_DIR="/nonexistent/plugin-sockets"))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert "cannot create a private directory" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 # --- debug mode ---------------------------------------------------------------------------------
 
 
@@ -305,8 +312,9 @@ def test_importing_the_runtime_is_light_and_starts_no_threads() -> None:
         """
         import sys, threading
         import tfprovider.plugin, tfprovider.plugin.launch, tfprovider.plugin.serve
-        import tfprovider.plugin.socket_dir, tfprovider.plugin.tls
-        heavy = [m for m in ("grpc", "cryptography") if m in sys.modules]
+        import tfprovider.plugin.socket_dir, tfprovider.plugin.tls, tfprovider.plugin.stream_gate
+        import tfprovider.plugin.grpc_import, tfprovider.lazy_server
+        heavy = [m for m in ("grpc", "cryptography", "asyncio") if m in sys.modules]
         print(heavy, threading.active_count())
         """
     )

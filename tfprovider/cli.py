@@ -1,19 +1,20 @@
 """Command line of ``terraform-provider-pulumiservice`` (also ``python -m tfprovider``).
 
 Run with no arguments it is the provider itself: that is how Terraform execs it, several times per
-command, so that path imports only the plugin server and nothing for argument parsing. Anything
-else is a human at a shell: ``install`` puts the launcher into a filesystem mirror, ``--debug``
+command, so that path imports only the plugin server and nothing for argument parsing (the
+provider's own code loads after the handshake, see ``lazy_server.py``). Anything else is a human
+at a shell: ``install`` puts the launcher into a filesystem mirror, ``--debug``
 serves for Terraform to attach to, and ``--version`` says which version this is.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import argparse
+    from pathlib import Path
 
 PROGRAM = "terraform-provider-pulumiservice"
 
@@ -22,14 +23,16 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     args = sys.argv[1:] if argv is None else argv
     if not args:
+        # FORK-SERVER HOOK: hand this launch to a pre-forked provider here, when one is available,
+        # before _serve() loads anything; the code on the way here must stay import-free.
         return _serve(debug=False)
     return _command(args)
 
 
 def _serve(*, debug: bool) -> int:
     # Imported here so `install` and `--version` work without the server's dependencies loaded.
+    from tfprovider.lazy_server import register
     from tfprovider.plugin import serve
-    from tfprovider.server import register
 
     if debug:
         return serve(register, debug=True)
@@ -38,6 +41,7 @@ def _serve(*, debug: bool) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     import argparse
+    from pathlib import Path
 
     from tfprovider import __version__
 

@@ -3,16 +3,15 @@ lines we answer with on stdout.
 
 Everything here is plain text and standard library on purpose: a person who runs the provider by
 hand gets the explanation from :func:`read_launch` without the process paying for gRPC or any
-cryptography first, and the handshake/reattach lines are easy to test as strings.
+cryptography first, and the handshake/reattach lines are easy to test as strings. Modules only
+debug mode needs (``json``, ``shlex``) are imported where it uses them.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import shlex
+import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
 MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
@@ -32,8 +31,7 @@ class LaunchRefused(Exception):
     message for the person reading stderr."""
 
 
-@dataclass(frozen=True)
-class LaunchSettings:
+class LaunchSettings(NamedTuple):
     """What the launcher asked for, checked.
 
     ``tls`` is true when the client offered a certificate (``PLUGIN_CLIENT_CERT``): it then pins
@@ -98,7 +96,7 @@ def handshake_line(socket_path: str, cert_der: bytes | None) -> str:
     glued onto the certificate. The certificate is its DER in base64 *without* padding (Go's
     RawStdEncoding), which is what the client decodes and then pins.
     """
-    cert_field = "" if cert_der is None else base64.b64encode(cert_der).decode("ascii").rstrip("=")
+    cert_field = "" if cert_der is None else binascii.b2a_base64(cert_der, newline=False).decode().rstrip("=")
     fields = [str(CORE_PROTOCOL_VERSION), str(PROTOCOL_VERSION), "unix", socket_path, "grpc", cert_field]
     return "|".join(fields)
 
@@ -110,6 +108,9 @@ def reattach_line(provider_address: str, pid: int, socket_path: str) -> str:
     tells go-plugin's client that the process manages its own lifetime (it then never asks it to
     shut down or kills it).
     """
+    import json
+    import shlex
+
     config = {
         provider_address: {
             "Protocol": "grpc",

@@ -1,10 +1,14 @@
 """The life of one provider process, as Terraform's go-plugin client expects it.
 
 Launch check, signals, gRPC server, private socket, handshake line, wait, orderly stop. Heavy
-imports (grpc, the generated services, certificate making) happen inside :func:`serve_plugin`
-after the launch check, so running the binary by hand fails fast, and nothing here starts a
-thread or touches the file system before it is called (the module can be imported in a process
-that later forks).
+imports happen inside :func:`serve_plugin` after the launch check, so running the binary by hand
+fails fast, and nothing here starts a thread or touches the file system before it is called (the
+module can be imported in a process that later forks).
+
+Terraform starts the provider several times per command and waits for each handshake, so only
+what the handshake needs loads before it: grpc (without asyncio, see ``grpc_import.py``), the
+certificate maker and the socket directory. The services' code, ours and the provider's, is
+routed from the start but loaded in the background right after the handshake (``deferred.py``).
 
 TLS: when Terraform offers a client certificate we serve TLS with a fresh self-signed server
 certificate, which Terraform pins. We do not verify Terraform's certificate: grpcio's TLS offers
@@ -42,6 +46,9 @@ if TYPE_CHECKING:
 Register = Callable[["grpc.Server"], None]
 
 DEFAULT_PROVIDER_ADDRESS = "registry.terraform.io/pulumi/pulumiservice"
+# What add_plugin_services (services.py) registers, named here so calls can be routed to it
+# before that module (and the generated protobuf code it needs) is loaded.
+PLUGIN_SERVICES = ("grpc.health.v1.Health", "plugin.GRPCController", "plugin.GRPCStdio")
 # Terraform runs up to 10 operations in parallel by default (-parallelism), each an RPC, plus
 # the odd long-lived stream; 64 leaves ample room for users who raise it.
 WORKER_THREADS = 64
@@ -82,12 +89,16 @@ def _serve(
     debug: bool,
     provider_address: str,
 ) -> int:
+    from tfprovider.plugin.grpc_import import import_grpc
+
+    import_grpc()  # before anything else imports grpc, so that it loads without asyncio
     from concurrent import futures
 
     import grpc
 
-    from tfprovider.plugin.services import StreamGate, add_plugin_services
+    from tfprovider.plugin.deferred import DeferredServices, preload_deferred_services
     from tfprovider.plugin.socket_dir import PrivateSocketDirectory
+    from tfprovider.plugin.stream_gate import StreamGate
 
     executor = futures.ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="tfprovider-rpc")
     server = grpc.server(
@@ -98,11 +109,22 @@ def _serve(
         ],
     )
     gate = StreamGate()
-    add_plugin_services(server, gate, _ignore_shutdown if debug else stops.request)
+    on_shutdown = _ignore_shutdown if debug else stops.request
+
+    def register_plugin_services(target: grpc.Server) -> None:
+        from tfprovider.plugin.services import add_plugin_services
+
+        add_plugin_services(target, gate, on_shutdown)
+
+    server.add_generic_rpc_handlers((DeferredServices(PLUGIN_SERVICES, register_plugin_services),))
     register(server)
     credentials, cert_der = _credentials(settings)
 
-    directory = PrivateSocketDirectory.create(settings.socket_parent)
+    try:
+        directory = PrivateSocketDirectory.create(settings.socket_parent)
+    except OSError as exc:
+        _tell(f"[ERROR] cannot create a private directory for the plugin socket: {exc}")
+        return 1
     atexit.register(directory.remove)
     try:
         if not _listen(server, directory, credentials):
@@ -114,6 +136,8 @@ def _serve(
             else:
                 sys.stdout.write(handshake_line(directory.socket_path, cert_der) + "\n")
                 sys.stdout.flush()
+            # The client connects now; meanwhile the services' code loads (see deferred.py).
+            preload_deferred_services()
             stops.wait()
         finally:
             gate.close()

@@ -12,11 +12,11 @@ UNIMPLEMENTED answer without logging anything.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 
 import grpc
 
+from tfprovider.plugin.stream_gate import StreamGate
 from tfprovider.protocol import go_plugin_pb2, go_plugin_pb2_grpc, grpc_health_pb2, grpc_health_pb2_grpc
 
 # go-plugin's client checks "plugin"; "" is the gRPC convention for "the server as a whole".
@@ -25,37 +25,6 @@ _MAX_NAME_IN_MESSAGE = 80
 
 Status = grpc_health_pb2.HealthCheckResponse.ServingStatus
 _AddServicer = Callable[[object, grpc.Server], None]
-
-
-class StreamGate:
-    """Holds long-lived server streams open until the server stops or their client goes away.
-
-    A stream handler occupies a worker thread while it waits, so it must end on both events:
-    at shutdown so the server can stop within its grace period, and on cancellation so a client
-    that attaches again and again (debug mode) cannot use up the worker pool.
-    """
-
-    def __init__(self) -> None:
-        self._changed = threading.Condition()
-        self._closed = False
-
-    def close(self) -> None:
-        """Release every held stream, now and later."""
-        with self._changed:
-            self._closed = True
-            self._changed.notify_all()
-
-    def hold(self, context: grpc.ServicerContext) -> None:
-        """Block until :meth:`close` or until the RPC of ``context`` has ended."""
-
-        def wake() -> None:
-            with self._changed:
-                self._changed.notify_all()
-
-        if not context.add_callback(wake):
-            return  # the RPC has already terminated
-        with self._changed:
-            self._changed.wait_for(lambda: self._closed or not context.is_active())
 
 
 class HealthServicer(grpc_health_pb2_grpc.HealthServicer):
