@@ -10,7 +10,8 @@ serves for Terraform to attach to, and ``--version`` says which version this is.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+
+TYPE_CHECKING = False  # typing costs ~4 ms per launch; mypy still treats this as True
 
 if TYPE_CHECKING:
     import argparse
@@ -23,8 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        # FORK-SERVER HOOK: hand this launch to a pre-forked provider here, when one is available,
-        # before _serve() loads anything; the code on the way here must stay import-free.
+        # A warm fork-server, when one is enabled and answering, serves this launch from a process
+        # that has everything imported already; otherwise (None) the ordinary cold path runs.
+        from tfprovider.forkserver import launch
+
+        served = launch()
+        if served is not None:
+            return served
         return _serve(debug=False)
     return _command(args)
 

@@ -101,6 +101,8 @@ class Terraform:
             CHECKPOINT_DISABLE="1",
             TF_IN_AUTOMATION="1",
             TF_INPUT="0",
+            # The cold path, as in CI; tests/test_e2e_forkserver.py turns the fork-server on.
+            PULUMISERVICE_FORKSERVER="0",
         )
         env.update(self.env_extra)
         return env
