@@ -5,9 +5,11 @@ directory with a ``main.tf`` runs ``terraform init`` and ``terraform validate`` 
 checkout's provider under Terraform 1.0.3 and 1.15.5, and must also be ``terraform fmt``-clean.
 ``validate`` launches the provider, so the provider's own checks of each resource block run too.
 
-One combination cannot work: ``import`` blocks arrived in Terraform 1.5, so 1.0.3 rejects
-``examples/import-block``. That case is not skipped: it asserts the exact error 1.0.3 gives, so
-the example's ``required_version`` claim and the old Terraform's behaviour both stay checked.
+Some combinations cannot work: ``import`` blocks arrived in Terraform 1.5 (and their ``identity``
+argument in 1.12), ``ephemeral`` blocks in 1.10, so 1.0.3 rejects ``examples/import-block``,
+``examples/import-by-identity`` and ``examples/ephemeral-org-token``. Those cases are not skipped:
+each asserts the exact error 1.0.3 gives, so the example's ``required_version`` claim and the old
+Terraform's behaviour both stay checked.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ EXAMPLE_NAMES = sorted(path.parent.name for path in EXAMPLES.glob("*/main.tf"))
 # Examples an older Terraform must refuse: example -> (minimum version, what the older one says).
 REQUIRES_NEWER = {
     "import-block": ((1, 5, 0), 'Blocks of type "import" are not expected here.'),
+    "import-by-identity": ((1, 12, 0), 'Blocks of type "import" are not expected here.'),
+    "ephemeral-org-token": ((1, 10, 0), 'Blocks of type "ephemeral" are not expected here.'),
 }
 _REQUIRED_VERSION = re.compile(r'required_version\s*=\s*">=\s*(\d+)\.(\d+)\.(\d+)"')
 
@@ -71,7 +75,14 @@ def copy_example(example: str, terraform: Terraform) -> None:
 
 def test_examples_are_found() -> None:
     # Guards the parametrisation: an empty glob would make every case below vanish silently.
-    assert {"quickstart", "import-block", "two-organizations", "short-lived-ci-token"} <= set(EXAMPLE_NAMES)
+    assert {
+        "quickstart",
+        "import-block",
+        "import-by-identity",
+        "ephemeral-org-token",
+        "two-organizations",
+        "short-lived-ci-token",
+    } <= set(EXAMPLE_NAMES)
 
 
 @pytest.mark.parametrize("example", sorted(REQUIRES_NEWER))
@@ -105,8 +116,12 @@ def test_older_terraform_refuses_example_with_a_clear_error(terraform: Terraform
 
 
 def test_refused_cases_cover_the_old_version() -> None:
-    """The only known refusal really is exercised: 1.0.3 with the import-block example."""
-    assert [tuple(case.values) for case in REFUSED_CASES] == [("1.0.3", "import-block")]
+    """The known refusals really are exercised: 1.0.3 with each example that needs a newer one."""
+    assert sorted(tuple(case.values) for case in REFUSED_CASES) == [
+        ("1.0.3", "ephemeral-org-token"),
+        ("1.0.3", "import-block"),
+        ("1.0.3", "import-by-identity"),
+    ]
 
 
 # --- the short-lived example's variable validation ---------------------------------------------

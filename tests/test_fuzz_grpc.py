@@ -38,6 +38,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.fuzz import (
+    EPHEMERAL_TYPE,
+    IDENTITY_TYPE,
     ORGTOKEN,
     PROVIDER_TYPE,
     RESOURCE_TYPE,
@@ -57,6 +59,8 @@ from support.fuzz import (
     is_internal_error,
     json_garbage,
     mutated_config,
+    mutated_ephemeral_config,
+    mutated_identity,
     mutated_json_config,
     object_with,
     provider_rpcs,
@@ -86,13 +90,9 @@ NEVER_ERROR = frozenset(
 )
 ALWAYS_ERROR = frozenset(
     {
-        # no data sources, ephemeral resources, list resources, actions, state stores or functions
+        # no data sources, list resources, actions, state stores or functions
         "ValidateDataResourceConfig",
         "ReadDataSource",
-        "ValidateEphemeralResourceConfig",
-        "OpenEphemeralResource",
-        "RenewEphemeralResource",
-        "CloseEphemeralResource",
         "ValidateListResourceConfig",
         "ListResource",
         "ValidateActionConfig",
@@ -107,8 +107,7 @@ ALWAYS_ERROR = frozenset(
         "GetStates",
         "DeleteState",
         "CallFunction",
-        # no identity schema, and no other resource type to move state from
-        "UpgradeResourceIdentity",
+        # no other resource type to move state from
         "MoveResourceState",
     }
 )
@@ -121,9 +120,19 @@ RESOURCE_RPCS = frozenset(
         "ApplyResourceChange",
         "ImportResourceState",
         "GenerateResourceConfig",
+        "UpgradeResourceIdentity",
     }
 )
 """RPCs about a managed resource type: any type name but the orgtoken's is an error."""
+EPHEMERAL_RPCS = frozenset(
+    {
+        "ValidateEphemeralResourceConfig",
+        "OpenEphemeralResource",
+        "RenewEphemeralResource",
+        "CloseEphemeralResource",
+    }
+)
+"""RPCs about an ephemeral resource type: any type name but the orgtoken's is an error."""
 DECODED: dict[tuple[str, tuple[str, ...]], CtyType] = {
     ("ValidateProviderConfig", ("config",)): PROVIDER_TYPE,
     ("ConfigureProvider", ("config",)): PROVIDER_TYPE,
@@ -137,10 +146,16 @@ DECODED: dict[tuple[str, tuple[str, ...]], CtyType] = {
     ("ApplyResourceChange", ("planned_state",)): RESOURCE_TYPE,
     ("ApplyResourceChange", ("config",)): RESOURCE_TYPE,
     ("GenerateResourceConfig", ("state",)): RESOURCE_TYPE,
+    ("ImportResourceState", ("identity", "identity_data")): IDENTITY_TYPE,
+    ("UpgradeResourceIdentity", ("raw_identity",)): IDENTITY_TYPE,
+    ("ValidateEphemeralResourceConfig", ("config",)): EPHEMERAL_TYPE,
+    ("OpenEphemeralResource", ("config",)): EPHEMERAL_TYPE,
 }
 """Fields the servicer decodes with a schema type: input the decoder rejects must get an error.
-Fields not listed (provider_meta, identities, configs of things this provider does not have) are
-never decoded, which is right: Terraform sends them only for schemas this provider does not declare."""
+Fields not listed are never decoded: provider_meta and the configs of things this provider does not
+have, which Terraform sends only for schemas this provider does not declare, and the identities
+that travel with a state (current, prior, planned), because the provider derives identity from the
+state itself."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,6 +182,8 @@ def expected_error(target: Target, payload: Payload, type_name: str) -> str | No
         return f"{name} is about something this provider does not offer"
     if name in RESOURCE_RPCS and type_name != ORGTOKEN:
         return f"{type_name!r} is not a resource type of this provider"
+    if name in EPHEMERAL_RPCS and type_name != ORGTOKEN:
+        return f"{type_name!r} is not an ephemeral resource type of this provider"
     ty = DECODED.get((name, target.path))
     if ty is None or type_name != ORGTOKEN:
         return None
@@ -400,6 +417,9 @@ input does there; it is fuzzed in the last in-process round and called at the en
 RESOURCE_TYPE_NAMES = st.sampled_from([ORGTOKEN, ORGTOKEN, ORGTOKEN, ORGTOKEN, "pulumiservice_nope"])
 """Mostly the real type name, so payloads reach the decoders; type names get their own family."""
 RAW_STATE_TARGETS = [t for t in TARGETS if t.kind is FieldKind.RAW_STATE]
+EPHEMERAL_CONFIG_TARGETS = [t for t in TARGETS if DECODED.get((t.rpc.name, t.path)) is EPHEMERAL_TYPE]
+IDENTITY_TARGETS = [t for t in TARGETS if t.kind is FieldKind.DYNAMIC_VALUE and t.path[-1] == "identity_data"]
+"""Every identity Terraform can send: decoded on import, ignored beside a state."""
 
 FAMILIES: dict[str, tuple[st.SearchStrategy[Payload], int, list[Target]]] = {
     # family: (payloads, examples, targets)
@@ -411,6 +431,8 @@ FAMILIES: dict[str, tuple[st.SearchStrategy[Payload], int, list[Target]]] = {
     "refined unknowns": (refined_unknowns, 250, BULK_TARGETS),
     "JSON garbage": (json_garbage, 250, BULK_TARGETS),
     "flatmap states": (flatmap_state, 60, RAW_STATE_TARGETS),
+    "mutated ephemeral config": (mutated_ephemeral_config, 150, EPHEMERAL_CONFIG_TARGETS),
+    "mutated identity": (mutated_identity, 150, IDENTITY_TARGETS),
 }
 
 

@@ -190,7 +190,9 @@ class FakeServer:
 def fake_server(monkeypatch: pytest.MonkeyPatch) -> FakeServer:
     server = FakeServer()
     monkeypatch.setitem(sys.modules, "tfprovider.plugin", types.SimpleNamespace(serve=server.serve))
-    monkeypatch.setitem(sys.modules, "tfprovider.lazy_server", types.SimpleNamespace(register=server.register))
+    monkeypatch.setitem(
+        sys.modules, "tfprovider.lazy_server", types.SimpleNamespace(register=server.register)
+    )
     return server
 
 

@@ -73,6 +73,13 @@ def test_metadata_and_schema(stub: pb_grpc.ProviderStub) -> None:
     assert not errors(stub.GetFunctions(pb.GetFunctions.Request()))
     identities = stub.GetResourceIdentitySchemas(pb.GetResourceIdentitySchemas.Request())
     assert not errors(identities)
+    assert [a.name for a in identities.identity_schemas[ORGTOKEN].identity_attributes] == [
+        "org_name",
+        "token_id",
+    ]
+    assert [e.type_name for e in meta.ephemeral_resources] == [ORGTOKEN]
+    assert set(schema.ephemeral_resource_schemas) == {ORGTOKEN}
+    assert meta.server_capabilities.generate_resource_config
 
 
 def test_plan_over_grpc_applies_defaults(stub: pb_grpc.ProviderStub) -> None:

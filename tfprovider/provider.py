@@ -1,4 +1,4 @@
-"""The provider itself: its configuration block, and the resources it serves.
+"""The provider itself: its configuration block, and the resources and ephemeral resources it serves.
 
 Configuration is resolved in Terraform's usual order — provider block, then environment
 (``PULUMI_ACCESS_TOKEN``, ``PULUMI_BACKEND_URL``), then the default — and a missing access token
@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 from tfprovider.cty import NUMBER, STRING, is_known
 from tfprovider.diagnostics import Diagnostic, DiagnosticError, error
-from tfprovider.resources.base import ManagedResource, ObjectValue, OperationContext
+from tfprovider.resources.base import EphemeralResource, ManagedResource, ObjectValue, OperationContext
+from tfprovider.resources.ephemeral_orgtoken import EphemeralOrgTokenResource
 from tfprovider.resources.orgtoken import OrgTokenResource
 from tfprovider.resources.token_lists import TokenLists
 from tfprovider.schema import Attribute, Block, Schema
@@ -115,6 +116,9 @@ class Provider:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = os.environ if environ is None else environ
         self.resources: dict[str, ManagedResource] = {OrgTokenResource.type_name: OrgTokenResource()}
+        self.ephemeral_resources: dict[str, EphemeralResource] = {
+            EphemeralOrgTokenResource.type_name: EphemeralOrgTokenResource()
+        }
         self._settings: ProviderSettings | None = None
         self._client: PulumiCloudClient | None = None
         self._lock = threading.Lock()

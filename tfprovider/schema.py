@@ -69,3 +69,38 @@ class Schema:
 
     def value_type(self) -> Object:
         return self.block.value_type()
+
+
+@dataclass(frozen=True)
+class IdentityAttribute:
+    """One attribute of a resource identity (Terraform 1.12+): a string, number or bool that,
+    with the others, names one remote object on its own."""
+
+    name: str
+    type: CtyType
+    description: str
+    required_for_import: bool = False
+    optional_for_import: bool = False
+
+    def __post_init__(self) -> None:
+        if not _ATTRIBUTE_NAME.match(self.name):
+            raise ValueError(f"identity attribute name {self.name!r} must match ^[a-z0-9_]+$")
+        if self.required_for_import == self.optional_for_import:
+            raise ValueError(
+                f"identity attribute {self.name!r} must be exactly one of required_for_import "
+                "and optional_for_import"
+            )
+        if not self.description:
+            raise ValueError(f"identity attribute {self.name!r} needs a description")
+
+
+@dataclass(frozen=True)
+class IdentitySchema:
+    """A resource type's identity: what Terraform stores beside the state, and what an `import`
+    block's `identity` argument must hold. ``version`` is bumped only if the attributes change."""
+
+    attributes: tuple[IdentityAttribute, ...]
+    version: int = 0
+
+    def value_type(self) -> Object:
+        return Object({a.name: a.type for a in self.attributes})

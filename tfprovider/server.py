@@ -17,12 +17,15 @@ import grpc
 
 from tfprovider.cty import CtyError, CtyType, Unknown, is_wholly_known
 from tfprovider.diagnostics import Diagnostic, DiagnosticError, ElementKey, PathStep, error
+from tfprovider.log import logged_rpc
 from tfprovider.protocol import tfplugin6_pb2 as pb
 from tfprovider.protocol import tfplugin6_pb2_grpc as pb_grpc
 from tfprovider.provider import Provider
 from tfprovider.resources.base import (
     ApplyRequest,
+    EphemeralResource,
     ManagedResource,
+    ObjectValue,
     PlanRequest,
     ReadRequest,
 )
@@ -62,8 +65,9 @@ def _unsupported(kind: str, name: str) -> DiagnosticError:
     return DiagnosticError(
         error(
             f"Unsupported {kind}",
-            f"This provider has no {kind} named {name!r}. It serves the resource "
-            "`pulumiservice_api_tokens_orgtoken`; check the type name in your configuration.",
+            f"This provider has no {kind} named {name!r}. It serves "
+            "`pulumiservice_api_tokens_orgtoken`, as a resource and as an ephemeral resource; check "
+            "the type name in your configuration.",
         )
     )
 
@@ -99,8 +103,30 @@ class ProviderServicer(pb_grpc.ProviderServicer):
             raise _unsupported("resource type", type_name)
         return resource
 
+    def _ephemeral(self, type_name: str) -> EphemeralResource:
+        resource = self.provider.ephemeral_resources.get(type_name)
+        if resource is None:
+            raise _unsupported("ephemeral resource type", type_name)
+        return resource
+
+    @staticmethod
+    def _identity(resource: ManagedResource, state: ObjectValue | None) -> pb.ResourceIdentityData | None:
+        """The identity that goes with ``state``, or None (sent as no identity) while there is none.
+
+        Identity is derived from the state every time rather than carried along, so it is always
+        wholly known when present and always names the object the state describes.
+        """
+        if state is None:
+            return None
+        identity = resource.identity(state)
+        if identity is None:
+            return None
+        return toproto.identity_data(identity, resource.identity_schema.value_type())
+
     def _server_capabilities(self) -> pb.ServerCapabilities:
-        return pb.ServerCapabilities(plan_destroy=True, get_provider_schema_optional=False)
+        return pb.ServerCapabilities(
+            plan_destroy=True, get_provider_schema_optional=False, generate_resource_config=True
+        )
 
     # -- schema and metadata -----------------------------------------------------------------
 
@@ -109,6 +135,9 @@ class ProviderServicer(pb_grpc.ProviderServicer):
             return pb.GetMetadata.Response(
                 server_capabilities=self._server_capabilities(),
                 resources=[pb.GetMetadata.ResourceMetadata(type_name=n) for n in self.provider.resources],
+                ephemeral_resources=[
+                    pb.GetMetadata.EphemeralMetadata(type_name=n) for n in self.provider.ephemeral_resources
+                ],
             )
 
         return _answer(pb.GetMetadata.Response, handle, "metadata request")
@@ -118,6 +147,9 @@ class ProviderServicer(pb_grpc.ProviderServicer):
             return pb.GetProviderSchema.Response(
                 provider=toproto.schema(self.provider.schema),
                 resource_schemas={n: toproto.schema(r.schema) for n, r in self.provider.resources.items()},
+                ephemeral_resource_schemas={
+                    n: toproto.schema(r.schema) for n, r in self.provider.ephemeral_resources.items()
+                },
                 server_capabilities=self._server_capabilities(),
             )
 
@@ -126,11 +158,14 @@ class ProviderServicer(pb_grpc.ProviderServicer):
     def GetResourceIdentitySchemas(
         self, request: pb.GetResourceIdentitySchemas.Request, context: grpc.ServicerContext
     ) -> Any:
-        return _answer(
-            pb.GetResourceIdentitySchemas.Response,
-            lambda: pb.GetResourceIdentitySchemas.Response(),
-            "identity schema request",
-        )
+        def handle() -> pb.GetResourceIdentitySchemas.Response:
+            return pb.GetResourceIdentitySchemas.Response(
+                identity_schemas={
+                    n: toproto.identity_schema(r.identity_schema) for n, r in self.provider.resources.items()
+                }
+            )
+
+        return _answer(pb.GetResourceIdentitySchemas.Response, handle, "identity schema request")
 
     def GetFunctions(self, request: pb.GetFunctions.Request, context: grpc.ServicerContext) -> Any:
         return _answer(pb.GetFunctions.Response, lambda: pb.GetFunctions.Response(), "functions request")
@@ -211,6 +246,7 @@ class ProviderServicer(pb_grpc.ProviderServicer):
                 new_state=toproto.dynamic_value(result.new_state, ty),
                 private=result.private,
                 diagnostics=toproto.diagnostics(result.diagnostics),
+                new_identity=self._identity(resource, result.new_state),
             )
 
         return _answer(pb.ReadResource.Response, handle, "resource state")
@@ -229,11 +265,14 @@ class ProviderServicer(pb_grpc.ProviderServicer):
                     prior_private=request.prior_private,
                 )
             )
+            # An update keeps the token, so its identity; a create or replacement has none until
+            # the token exists (token_id is unknown), and Terraform 1.12+ accepts that as null.
             return pb.PlanResourceChange.Response(
                 planned_state=toproto.dynamic_value(plan.planned, ty),
                 requires_replace=[toproto.attribute_path(p) for p in plan.requires_replace],
                 planned_private=plan.planned_private,
                 diagnostics=toproto.diagnostics(plan.diagnostics),
+                planned_identity=None if plan.requires_replace else self._identity(resource, plan.planned),
             )
 
         return _answer(pb.PlanResourceChange.Response, handle, "planned change")
@@ -265,6 +304,7 @@ class ProviderServicer(pb_grpc.ProviderServicer):
                 new_state=toproto.dynamic_value(result.new_state, ty),
                 private=result.private,
                 diagnostics=toproto.diagnostics(result.diagnostics),
+                new_identity=self._identity(resource, result.new_state),
             )
 
         return _answer(pb.ApplyResourceChange.Response, handle, "applied change")
@@ -275,11 +315,17 @@ class ProviderServicer(pb_grpc.ProviderServicer):
         def handle() -> pb.ImportResourceState.Response:
             resource = self._resource(request.type_name)
             ty = resource.schema.value_type()
-            result = resource.import_state(request.id, self.provider.context())
+            identity = self._decode_identity(request, "identity", resource)
+            if identity is not None:  # an `import` block with `identity` (Terraform 1.12+); id is empty
+                result = resource.import_identity(identity, self.provider.context())
+            else:
+                result = resource.import_state(request.id, self.provider.context())
             return pb.ImportResourceState.Response(
                 imported_resources=[
                     pb.ImportResourceState.ImportedResource(
-                        type_name=request.type_name, state=toproto.dynamic_value(state, ty)
+                        type_name=request.type_name,
+                        state=toproto.dynamic_value(state, ty),
+                        identity=self._identity(resource, state),
                     )
                     for state in result.states
                 ],
@@ -324,13 +370,10 @@ class ProviderServicer(pb_grpc.ProviderServicer):
         def handle() -> pb.GenerateResourceConfig.Response:
             resource = self._resource(request.type_name)
             ty = resource.schema.value_type()
-            state = self._decode(request, "state", ty)
+            state = self._decode_state(request, "state", ty)
             if state is None:
                 raise DiagnosticError(error("No state to generate configuration from", "The state is null."))
-            config = {
-                attr.name: None if attr.computed and not attr.optional else state.get(attr.name)
-                for attr in resource.schema.block.attributes
-            }
+            config = resource.generate_config(state)
             return pb.GenerateResourceConfig.Response(config=toproto.dynamic_value(config, ty))
 
         return _answer(pb.GenerateResourceConfig.Response, handle, "configuration generation request")
@@ -339,48 +382,100 @@ class ProviderServicer(pb_grpc.ProviderServicer):
         self, request: pb.UpgradeResourceIdentity.Request, context: grpc.ServicerContext
     ) -> Any:
         def handle() -> pb.UpgradeResourceIdentity.Response:
-            self._resource(request.type_name)
-            raise _not_offered(f"resource identity for {request.type_name!r}")
+            resource = self._resource(request.type_name)
+            schema = resource.identity_schema
+            if request.version != schema.version:
+                newer = request.version > schema.version
+                raise DiagnosticError(
+                    error(
+                        "Identity written by a newer provider" if newer else "Unknown identity version",
+                        f"The stored identity of this {request.type_name} has version {request.version}, "
+                        f"but this provider only knows version {schema.version}. "
+                        + (
+                            "Upgrade terraform-provider-pulumiservice."
+                            if newer
+                            else "No release of terraform-provider-pulumiservice wrote it; the state file "
+                            "may have been edited by hand."
+                        ),
+                    )
+                )
+            ty = schema.value_type()
+            identity = fromproto.raw_state(request.raw_identity, ty)
+            if identity is None or not is_wholly_known(identity):
+                raise DiagnosticError(
+                    error(
+                        "Invalid stored identity",
+                        "The stored identity is empty or incomplete; remove the resource's `identity` from "
+                        "the state (or run `terraform apply -refresh-only`) to have it derived again.",
+                    )
+                )
+            return pb.UpgradeResourceIdentity.Response(upgraded_identity=toproto.identity_data(identity, ty))
 
         return _answer(pb.UpgradeResourceIdentity.Response, handle, "identity upgrade request")
 
-    # -- ephemeral resources, list resources, actions, state stores (none offered) --------------
+    # -- ephemeral resources -------------------------------------------------------------------
 
     def ValidateEphemeralResourceConfig(
         self, request: pb.ValidateEphemeralResourceConfig.Request, context: grpc.ServicerContext
     ) -> Any:
-        return _answer(
-            pb.ValidateEphemeralResourceConfig.Response,
-            _raiser(_unsupported("ephemeral resource type", request.type_name)),
-            "ephemeral resource configuration",
-        )
+        def handle() -> pb.ValidateEphemeralResourceConfig.Response:
+            resource = self._ephemeral(request.type_name)
+            config = self._decode(request, "config", resource.schema.value_type())
+            diags = resource.validate(config) if config is not None else []
+            return pb.ValidateEphemeralResourceConfig.Response(diagnostics=toproto.diagnostics(diags))
+
+        what = "ephemeral resource configuration"
+        return _answer(pb.ValidateEphemeralResourceConfig.Response, handle, what)
 
     def OpenEphemeralResource(
         self, request: pb.OpenEphemeralResource.Request, context: grpc.ServicerContext
     ) -> Any:
-        return _answer(
-            pb.OpenEphemeralResource.Response,
-            _raiser(_unsupported("ephemeral resource type", request.type_name)),
-            "ephemeral resource request",
-        )
+        def handle() -> pb.OpenEphemeralResource.Response:
+            resource = self._ephemeral(request.type_name)
+            ty = resource.schema.value_type()
+            config = self._decode(request, "config", ty)
+            if config is None:
+                raise DiagnosticError(
+                    error("Invalid ephemeral resource configuration", "Terraform sent no configuration.")
+                )
+            result = resource.open(config, self.provider.context())
+            response = pb.OpenEphemeralResource.Response(diagnostics=toproto.diagnostics(result.diagnostics))
+            if result.result is not None:
+                if not is_wholly_known(result.result):
+                    raise DiagnosticError(
+                        error(
+                            "Provider produced an incomplete result",
+                            "The opened ephemeral resource still holds unknown values. This is a bug in "
+                            "terraform-provider-pulumiservice; please report it.",
+                        )
+                    )
+                response.result.CopyFrom(toproto.dynamic_value(result.result, ty))
+                response.private = result.private
+            return response
+
+        return _answer(pb.OpenEphemeralResource.Response, handle, "ephemeral resource request")
 
     def RenewEphemeralResource(
         self, request: pb.RenewEphemeralResource.Request, context: grpc.ServicerContext
     ) -> Any:
-        return _answer(
-            pb.RenewEphemeralResource.Response,
-            _raiser(_unsupported("ephemeral resource type", request.type_name)),
-            "ephemeral resource request",
-        )
+        def handle() -> pb.RenewEphemeralResource.Response:
+            resource = self._ephemeral(request.type_name)
+            diags = resource.renew(request.private, self.provider.context())
+            return pb.RenewEphemeralResource.Response(diagnostics=toproto.diagnostics(diags))
+
+        return _answer(pb.RenewEphemeralResource.Response, handle, "ephemeral resource request")
 
     def CloseEphemeralResource(
         self, request: pb.CloseEphemeralResource.Request, context: grpc.ServicerContext
     ) -> Any:
-        return _answer(
-            pb.CloseEphemeralResource.Response,
-            _raiser(_unsupported("ephemeral resource type", request.type_name)),
-            "ephemeral resource request",
-        )
+        def handle() -> pb.CloseEphemeralResource.Response:
+            resource = self._ephemeral(request.type_name)
+            diags = resource.close(request.private, self.provider.context())
+            return pb.CloseEphemeralResource.Response(diagnostics=toproto.diagnostics(diags))
+
+        return _answer(pb.CloseEphemeralResource.Response, handle, "ephemeral resource request")
+
+    # -- list resources, actions, state stores (none offered) ------------------------------------
 
     def ValidateListResourceConfig(
         self, request: pb.ValidateListResourceConfig.Request, context: grpc.ServicerContext
@@ -467,6 +562,27 @@ class ProviderServicer(pb_grpc.ProviderServicer):
             )
         return value
 
+    @staticmethod
+    def _decode_identity(message: Any, field: str, resource: ManagedResource) -> ObjectValue | None:
+        """An identity sent by Terraform: null when absent, else a known object of the identity type."""
+        what = "import identity"
+        try:
+            value = fromproto.identity_data(message, field, resource.identity_schema.value_type())
+        except CtyError as exc:
+            raise DiagnosticError(_cty_diagnostic(exc, what)) from None
+        if value is None:
+            return None
+        if not is_wholly_known(value):
+            raise DiagnosticError(
+                error(
+                    f"Invalid {what}",
+                    "The import identity holds unknown values; every value in an `import` block's "
+                    "`identity` must be known when Terraform plans.",
+                )
+            )
+        assert isinstance(value, dict)
+        return value
+
     @classmethod
     def _decode_state(cls, message: Any, field: str, ty: CtyType) -> Any:
         """A stored state: Terraform never stores unknown values, so one here is invalid input."""
@@ -477,6 +593,24 @@ class ProviderServicer(pb_grpc.ProviderServicer):
                 error(f"Invalid {what}", f"The {what} holds unknown values; a stored state never does.")
             )
         return value
+
+
+_STREAMING_RPCS = frozenset({"ListResource", "InvokeAction", "ReadStateBytes", "WriteStateBytes"})
+
+
+def _log_every_unary_rpc(cls: type[ProviderServicer]) -> None:
+    """Wrap each unary handler so TF_LOG=DEBUG shows the RPC, its resource type and duration.
+
+    Done once for the whole class rather than per method, so a handler added later is logged
+    without anyone remembering to; streaming handlers do their work after returning, so a
+    wrapper around them would time nothing.
+    """
+    for name, handler in list(vars(cls).items()):
+        if name[:1].isupper() and callable(handler) and name not in _STREAMING_RPCS:
+            setattr(cls, name, logged_rpc(handler))
+
+
+_log_every_unary_rpc(ProviderServicer)
 
 
 def register(server: grpc.Server) -> None:

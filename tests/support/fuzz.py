@@ -40,13 +40,16 @@ from hypothesis import strategies as st
 from tfprovider.cty import encode_json, encode_msgpack
 from tfprovider.protocol import tfplugin6_pb2 as pb
 from tfprovider.provider import PROVIDER_SCHEMA
-from tfprovider.resources.orgtoken import SCHEMA
+from tfprovider.resources.ephemeral_orgtoken import SCHEMA as EPHEMERAL_SCHEMA
+from tfprovider.resources.orgtoken import IDENTITY_SCHEMA, SCHEMA
 from tfprovider.server import register
 
 M = TypeVar("M", bound=Message)
 ORGTOKEN = "pulumiservice_api_tokens_orgtoken"
 RESOURCE_TYPE = SCHEMA.value_type()
 PROVIDER_TYPE = PROVIDER_SCHEMA.value_type()
+EPHEMERAL_TYPE = EPHEMERAL_SCHEMA.value_type()
+IDENTITY_TYPE = IDENTITY_SCHEMA.value_type()
 SERVICE = pb.DESCRIPTOR.services_by_name["Provider"]
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 INTERNAL_ERROR_SUMMARY = "Internal provider error"
@@ -185,7 +188,11 @@ def valid_config(**overrides: Any) -> dict[str, Any]:
 
 VALID_CONFIG_MSGPACK = encode_msgpack(valid_config(), RESOURCE_TYPE)
 VALID_CONFIG_JSON = encode_json(valid_config(), RESOURCE_TYPE)
-VALID_PROVIDER_CONFIG_MSGPACK = encode_msgpack({"access_token": None, "api_url": None}, PROVIDER_TYPE)
+VALID_PROVIDER_CONFIG_MSGPACK = encode_msgpack(dict.fromkeys(PROVIDER_TYPE.attributes), PROVIDER_TYPE)
+VALID_EPHEMERAL_CONFIG_MSGPACK = encode_msgpack(
+    {**dict.fromkeys(EPHEMERAL_TYPE.attributes), "org_name": "acme"}, EPHEMERAL_TYPE
+)
+VALID_IDENTITY_MSGPACK = encode_msgpack({"org_name": "acme", "token_id": "t-1"}, IDENTITY_TYPE)
 _PROVIDER_CONFIG_RPCS = frozenset({"ValidateProviderConfig", "ConfigureProvider"})
 
 
@@ -459,6 +466,12 @@ mutated_config = _mutated(VALID_CONFIG_MSGPACK).map(Payload)
 """A valid encoded orgtoken config after a few bit flips, truncations, insertions and deletions."""
 
 mutated_json_config = _mutated(VALID_CONFIG_JSON).map(lambda data: Payload(data, "json"))
+
+mutated_ephemeral_config = _mutated(VALID_EPHEMERAL_CONFIG_MSGPACK).map(Payload)
+"""A valid encoded ephemeral orgtoken config, mutated the same way."""
+
+mutated_identity = _mutated(VALID_IDENTITY_MSGPACK).map(Payload)
+"""A valid encoded orgtoken identity, mutated the same way."""
 
 
 @st.composite

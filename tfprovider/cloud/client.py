@@ -27,12 +27,16 @@ stored in the httpx client's default headers, the repr of this object, or any er
 ``Authorization`` in header reprs, and neither httpx nor httpcore logs request headers; the tests
 check both at DEBUG level against a real local server. Error text is redacted against the access
 token and every token value this client has received.
+
+Logging (:mod:`tfprovider.log`, shown by Terraform with ``TF_LOG``): every exchange at DEBUG with
+method, path, status, duration and attempt number, never headers, bodies or the query string
+(``reason`` travels there and is the user's free text); each retry at WARN with its reason; a lost
+token value at WARN when its orphan was deleted and at ERROR when it could not be.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -46,6 +50,7 @@ from urllib.parse import quote
 import httpx
 
 import tfprovider
+from tfprovider import log
 from tfprovider.cloud.cancel import Cancellation
 from tfprovider.cloud.errors import (
     ApiError,
@@ -73,8 +78,6 @@ __all__ = [
     "PulumiCloudClient",
     "build_user_agent",
 ]
-
-_log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL: Final = "https://api.pulumi.com"
 #: ``maxResults`` sent when listing: the largest page the service allows, so few round trips.
@@ -242,6 +245,34 @@ def _retry_kind(error: CloudError) -> str | None:
 
 def _remaining(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def _log_exchange(
+    method: Method, path: str, attempt: int, started: float, *, status: int = 0, failure: str = ""
+) -> None:
+    """One DEBUG line per exchange. The path only: the query may hold ``reason``, the user's text,
+    and headers and bodies hold credentials and token values."""
+    if not log.enabled("debug"):
+        return
+    duration_ms = round((time.perf_counter() - started) * 1000, 3)
+    if failure:
+        log.debug(
+            "Pulumi Cloud request failed",
+            method=method,
+            path=path,
+            error=failure,
+            duration_ms=duration_ms,
+            attempt=attempt,
+        )
+    else:
+        log.debug(
+            "Pulumi Cloud request",
+            method=method,
+            path=path,
+            status=status,
+            duration_ms=duration_ms,
+            attempt=attempt,
+        )
 
 
 class PulumiCloudClient:
@@ -474,6 +505,7 @@ class PulumiCloudClient:
                     token_name=spec.name,
                     grace=self._cancel_grace,
                     on_abandon=abandoned.append,
+                    attempt=attempts,
                 )
             except CancelledError as err:
                 if not err.in_flight:
@@ -519,7 +551,7 @@ class PulumiCloudClient:
             # The create may or may not have happened: look before trying again.
             ambiguous_seen = True
             self.stats.add("ambiguous_creates")
-            _log.info("create of token '%s' in '%s' got no clear answer; listing to check", spec.name, org)
+            log.warn("create got no clear answer; listing tokens to check", org=org, token_name=spec.name)
             try:
                 ours = self._find_ours(org, spec, call, not_before)
             except CancelledError:
@@ -612,7 +644,16 @@ class PulumiCloudClient:
             what_happened=what,
             delete_problem=problem,
         )
-        _log.warning("%s", error.summary)
+        if problem:
+            log.error(
+                "token value lost and the token could not be deleted; delete it by hand",
+                org=org,
+                token_name=name,
+                token_id=token_id,
+                problem=problem,
+            )
+        else:
+            log.warn("token value lost; the token was deleted", org=org, token_name=name, token_id=token_id)
         return error
 
     def _settle_after_cancel(
@@ -696,8 +737,14 @@ class PulumiCloudClient:
         try:
             call = _Call(Cancellation.never(), RetryBudget(RetryPolicy.disabled(), self._clock))
             report(self._discard_orphan(org, name, created.id, what, call))
-        except Exception:  # the client may be closed by now; the log is all that is left
-            _log.exception("could not delete token %s (org %s) answered late", created.id, org)
+        except Exception as exc:  # the client may be closed by now; the log is all that is left
+            log.error(
+                "could not delete a token whose create answered too late; delete it by hand",
+                org=org,
+                token_name=name,
+                token_id=created.id,
+                exception=type(exc).__name__,
+            )
 
     # -- the choke points -----------------------------------------------------------------------
 
@@ -718,7 +765,14 @@ class PulumiCloudClient:
             attempts += 1
             try:
                 return self._exchange(
-                    method, path, action=action, org=org, call=call, params=params, tolerate=tolerate
+                    method,
+                    path,
+                    action=action,
+                    org=org,
+                    call=call,
+                    params=params,
+                    tolerate=tolerate,
+                    attempt=attempts,
                 )
             except (ApiError, TransportError) as err:
                 kind = _retry_kind(err)
@@ -732,10 +786,25 @@ class PulumiCloudClient:
         """Wait before another try, or raise ``error`` saying why no more tries are made."""
         retry_after = error.retry_after if isinstance(error, ApiError) else None
         wait = call.budget.next_wait(attempts, retry_after)
+        status = error.status if isinstance(error, ApiError) else None
         if isinstance(wait, str):
+            log.warn(
+                "giving up on Pulumi Cloud request",
+                action=action,
+                cause=kind,
+                status=status,
+                attempts=attempts,
+            )
             error.append_detail(wait)
             raise error
-        _log.debug("%s: %s; trying again in %.2f s", action, kind, wait)
+        log.warn(
+            "retrying Pulumi Cloud request",
+            action=action,
+            cause=kind,
+            status=status,
+            attempt=attempts,
+            wait_seconds=round(wait, 3),
+        )
         if self._sleep is None:
             cancelled = call.scope.wait(wait)
         else:
@@ -744,6 +813,7 @@ class PulumiCloudClient:
                 self._sleep(wait)
                 cancelled = call.scope.cancelled
         if cancelled:
+            log.debug("retry wait ended by cancellation", action=action, cause=kind)
             raise CancelledError(action, _stopped_detail(method, in_flight=False)) from None
         self.stats.record_retry(kind)
 
@@ -761,13 +831,15 @@ class PulumiCloudClient:
         tolerate: frozenset[int] = frozenset(),
         grace: float = 0.0,
         on_abandon: Callable[[Future[httpx.Response]], None] | None = None,
+        attempt: int = 1,
     ) -> httpx.Response:
         """Send one request; return a 2xx answer or one whose status is in ``tolerate``.
 
         Raises :class:`TransportError` when no answer arrives, :class:`ApiError` for any other
         status and :class:`CancelledError` when ``call`` is cancelled before or while it runs
         (after waiting ``grace`` more seconds for an answer; ``on_abandon`` then gets the
-        abandoned request). ``action`` completes "Could not …" in those errors.
+        abandoned request). ``action`` completes "Could not …" in those errors. Each exchange
+        that was attempted is logged at DEBUG (``attempt`` counts the tries of one request).
         """
         if self._closed:
             raise RuntimeError("PulumiCloudClient is closed")
@@ -799,6 +871,7 @@ class PulumiCloudClient:
                 timeout=timeout,
             )
 
+        started = time.perf_counter()
         try:
             if call.scope.possible or call.deadline is not None:
                 response = self._await(
@@ -807,8 +880,13 @@ class PulumiCloudClient:
             else:
                 response = send()
         except httpx.TransportError as exc:
+            _log_exchange(method, path, attempt, started, failure=type(exc).__name__)
             raise self._transport_error(exc, action=action, method=method) from None
+        except CloudError as exc:  # cancelled, or past the cleanup deadline
+            _log_exchange(method, path, attempt, started, failure=type(exc).__name__)
+            raise
         status = response.status_code
+        _log_exchange(method, path, attempt, started, status=status)
         if 200 <= status < 300 or status in tolerate:
             return response
         raise ApiError.from_response(

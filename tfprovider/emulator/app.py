@@ -50,6 +50,10 @@ class Unauthorized(EmulatorError):
     status = 401
 
 
+class Forbidden(EmulatorError):
+    status = 403
+
+
 class MethodNotAllowed(EmulatorError):
     status = 405
 
@@ -158,6 +162,12 @@ class EmulatorApp:
       ``token.deleted`` event per delete, so tests and the demo can show what was recorded;
     * ``GET /api/emulator/stats`` answers whatever ``stats`` returns (request and fault counters,
       see ``faults.TrafficStats``); the route exists only when ``stats`` is given.
+
+    Credentials: the emulator's own access token may do everything. Like the real service, the
+    value of a live organization token it issued (neither deleted nor expired) is accepted too,
+    for its own organization's endpoints only (another organization, or the stats page, answers
+    403). Whether the real service lets an organization token create and delete tokens is not
+    documented; the emulator lets it, so a configuration can use a token it just minted.
     """
 
     def __init__(self, store: Store, access_token: str, *, stats: StatsSource | None = None) -> None:
@@ -196,8 +206,7 @@ class EmulatorApp:
         """The single dispatch point: every request, and every error, goes through here."""
         try:
             path = request.path
-            if path.startswith("/api/"):
-                self._authenticate(request)
+            scope = self._authenticate(request) if path.startswith("/api/") else None
             found = self._route(path)
             if found is None:
                 raise NotFound(f"Not Found: no endpoint at {path}")
@@ -208,6 +217,11 @@ class EmulatorApp:
                     f"Method Not Allowed: {request.method} is not supported on {path}", route.methods
                 )
             params = {name: unquote(value) for name, value in match.groupdict().items()}
+            if scope is not None and params.get("org") != scope:
+                raise Forbidden(
+                    f"Forbidden: this organization token belongs to organization '{scope}' and may "
+                    "only be used for its endpoints."
+                )
             return endpoint.handler(request, params)
         except MethodNotAllowed as error:
             return ApiResponse.error(error.status, error.message, (("Allow", ", ".join(error.allowed)),))
@@ -221,20 +235,26 @@ class EmulatorApp:
                 return route, match
         return None
 
-    def _authenticate(self, request: ApiRequest) -> None:
+    def _authenticate(self, request: ApiRequest) -> str | None:
+        """Check the credential: None for the emulator's access token (all access), or the
+        organization an organization token is limited to."""
         header = request.headers.get("authorization")
         if header is None:
             raise Unauthorized(
                 "Unauthorized: no credentials provided; send 'Authorization: token <access token>'."
             )
         scheme, _, credential = header.strip().partition(" ")
-        digest = hashlib.sha256(credential.strip().encode()).digest()
-        valid = hmac.compare_digest(digest, self._token_digest)
-        if scheme.lower() != "token" or not valid:
+        credential = credential.strip()
+        digest = hashlib.sha256(credential.encode()).digest()
+        if scheme.lower() == "token" and hmac.compare_digest(digest, self._token_digest):
+            return None
+        org = self._store.organization_of_token(credential) if scheme.lower() == "token" else None
+        if org is None:
             raise Unauthorized(
                 "Unauthorized: the access token is not valid; send 'Authorization: token <access token>' "
-                "with the emulator's --access-token."
+                "with the emulator's --access-token, or the value of a live organization token."
             )
+        return org
 
     def _create_token(self, request: ApiRequest, params: dict[str, str]) -> ApiResponse:
         try:

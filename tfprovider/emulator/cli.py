@@ -6,6 +6,10 @@ can read one line and connect. Request logs go to stderr and never contain heade
 or token values. SIGTERM/SIGINT stop it with status 0; every acknowledged write is already
 committed, so nothing is lost.
 
+Credentials: ``--access-token`` may do everything; the value of a live organization token the
+emulator issued is accepted too, for its own organization (see ``EmulatorApp``).
+``--record-issued-values PATH`` is a test aid that appends every token value created to PATH.
+
 Fault injection, for testing clients' retry and recovery (all off by default; the full rules,
 including the fixed order of random draws, are in ``tfprovider.emulator.faults``):
 
@@ -97,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--user", default=DEFAULT_USER, help=f"user shown as createdBy (default {DEFAULT_USER})"
     )
     parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
+    parser.add_argument(
+        "--record-issued-values",
+        metavar="PATH",
+        help="test aid: append every token value created to PATH, one per line, so a test can check "
+        "that no value reached a state or plan file (never use with tokens anyone relies on)",
+    )
     _add_fault_arguments(parser)
     return parser
 
@@ -149,7 +159,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("pulumi-cloud-emulator: --access-token must not be empty", file=sys.stderr)
         return 2
     try:
-        store = Store(args.db, orgs=orgs, roles=args.roles, user=args.user)
+        store = Store(
+            args.db,
+            orgs=orgs,
+            roles=args.roles,
+            user=args.user,
+            issued_values_path=args.record_issued_values,
+        )
     except sqlite3.Error as error:
         print(f"pulumi-cloud-emulator: cannot open database {args.db}: {error}", file=sys.stderr)
         return 1

@@ -343,6 +343,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     UNIQUE (org, name)
 );
 CREATE INDEX IF NOT EXISTS tokens_by_org ON tokens (org, seq);
+CREATE INDEX IF NOT EXISTS tokens_by_value ON tokens (value_sha256);
 CREATE TABLE IF NOT EXISTS audit_events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     org TEXT NOT NULL,
@@ -377,7 +378,12 @@ class Store:
         roles: Iterable[Role] = (),
         user: str = DEFAULT_USER,
         clock: Clock = time.time,
+        issued_values_path: str | None = None,
     ) -> None:
+        """``issued_values_path`` is a test aid: every token value created is appended to that file,
+        one per line, so a test can prove a value never reached a place it must not (a Terraform
+        state or plan file). Never set it for anything but a throwaway test emulator."""
+        self._issued_values_path = issued_values_path
         self._orgs = frozenset(orgs)
         if not self._orgs:
             raise ValueError("at least one organization must be configured")
@@ -434,6 +440,9 @@ class Store:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            if self._issued_values_path is not None:
+                with open(self._issued_values_path, "a", encoding="utf-8") as issued:
+                    issued.write(value + "\n")
         return CreatedToken(id=token_id, token_value=value)
 
     def list_tokens(
@@ -489,6 +498,27 @@ class Store:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+
+    def organization_of_token(self, credential: str) -> str | None:
+        """The organization of the live token whose value is ``credential``, else None.
+
+        Pulumi Cloud accepts an organization token as a credential for its organization while it
+        is neither deleted nor expired. Only the value's SHA-256 is stored: the row is found by
+        that digest (the index sees only a hash, which says nothing about the value), and the
+        match is confirmed with a constant-time comparison.
+        """
+        digest = hashlib.sha256(credential.encode()).hexdigest()
+        now = int(self._clock())
+        with self._lock:
+            row = self._open().execute(
+                "SELECT org, value_sha256 FROM tokens WHERE value_sha256 = ? AND deleted_at IS NULL"
+                " AND (expires = 0 OR expires > ?)",
+                (digest, now),
+            ).fetchone()
+        if row is None or not hmac.compare_digest(row[1], digest) or row[0] not in self._orgs:
+            return None
+        org: str = row[0]
+        return org
 
     def audit_log(self, org: str) -> list[AuditEvent]:
         self._require_org(org)

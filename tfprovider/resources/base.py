@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from tfprovider.diagnostics import Diagnostic, PathStep
-from tfprovider.schema import Schema
+from tfprovider.schema import IdentitySchema, Schema
 
 if TYPE_CHECKING:
     from tfprovider.cloud import PulumiCloudClient
@@ -87,10 +87,17 @@ class ImportResult:
 
 
 class ManagedResource(Protocol):
-    """A managed resource type served by this provider."""
+    """A managed resource type served by this provider.
+
+    Identity (Terraform 1.12+) is a function of state: ``identity`` derives it from any state the
+    resource returns, so the servicer attaches it to reads, plans, applies and imports alike and
+    it can never disagree with the state it travels with. It is None when the state does not
+    (yet) name a remote object, e.g. while ``token_id`` is unknown in the plan of a create.
+    """
 
     type_name: ClassVar[str]
     schema: ClassVar[Schema]
+    identity_schema: ClassVar[IdentitySchema]
 
     def validate(self, config: ObjectValue) -> list[Diagnostic]: ...
 
@@ -101,3 +108,38 @@ class ManagedResource(Protocol):
     def read(self, request: ReadRequest, context: OperationContext) -> ReadResult: ...
 
     def import_state(self, resource_id: str, context: OperationContext) -> ImportResult: ...
+
+    def import_identity(self, identity: ObjectValue, context: OperationContext) -> ImportResult: ...
+
+    def identity(self, state: ObjectValue) -> ObjectValue | None: ...
+
+    def generate_config(self, state: ObjectValue) -> ObjectValue: ...
+
+
+# -- ephemeral resources ---------------------------------------------------------------------------
+
+
+@dataclass
+class OpenResult:
+    """What an open produced: the ``result`` Terraform hands to the configuration (never stored),
+    and ``private`` bytes it hands back to ``close`` — enough to find the remote object, never a
+    secret."""
+
+    result: ObjectValue | None
+    private: bytes = b""
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+class EphemeralResource(Protocol):
+    """An ephemeral resource type (Terraform 1.10+): opened for one run, closed at its end."""
+
+    type_name: ClassVar[str]
+    schema: ClassVar[Schema]
+
+    def validate(self, config: ObjectValue) -> list[Diagnostic]: ...
+
+    def open(self, config: ObjectValue, context: OperationContext) -> OpenResult: ...
+
+    def renew(self, private: bytes, context: OperationContext) -> list[Diagnostic]: ...
+
+    def close(self, private: bytes, context: OperationContext) -> list[Diagnostic]: ...

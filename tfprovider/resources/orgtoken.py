@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tfprovider.cty import BOOL, NUMBER, STRING, UNKNOWN, is_known
-from tfprovider.diagnostics import Diagnostic, DiagnosticError, error, warning
+from tfprovider.diagnostics import Diagnostic, DiagnosticError, PathStep, error, warning
 from tfprovider.resources.base import (
     ApplyRequest,
     ApplyResult,
@@ -31,7 +31,7 @@ from tfprovider.resources.base import (
     ReadRequest,
     ReadResult,
 )
-from tfprovider.schema import Attribute, Block, Schema
+from tfprovider.schema import Attribute, Block, IdentityAttribute, IdentitySchema, Schema
 
 if TYPE_CHECKING:
     from tfprovider.cloud import CloudError, OrgToken, TokenSpec
@@ -131,6 +131,27 @@ SCHEMA = Schema(
 )
 
 
+IDENTITY_SCHEMA = IdentitySchema(
+    version=0,
+    attributes=(
+        IdentityAttribute(
+            "org_name",
+            STRING,
+            "The Pulumi Cloud organization that owns the token.",
+            required_for_import=True,
+        ),
+        IdentityAttribute(
+            "token_id",
+            STRING,
+            "The token's ID in Pulumi Cloud, shown under Settings → Access Tokens.",
+            required_for_import=True,
+        ),
+    ),
+)
+"""A token is named on its own by its organization and ID: the same pair as the import ID
+``ORG/TOKEN_ID``, as structured data for `import` blocks with `identity` (Terraform 1.12+)."""
+
+
 def _is_set(value: object) -> bool:
     """Known and not null: a value we can check now."""
     return value is not None and is_known(value)
@@ -155,27 +176,7 @@ def validate_config(config: ObjectValue) -> list[Diagnostic]:
                     "name",
                 )
             )
-    org = config.get("org_name")
-    if _is_set(org):
-        assert isinstance(org, str)
-        if not org.strip():
-            diagnostics.append(
-                error(
-                    "Invalid organization name",
-                    "`org_name` must not be empty: set it to the Pulumi Cloud organization that "
-                    "should own the token.",
-                    "org_name",
-                )
-            )
-        elif "/" in org or org != org.strip():
-            diagnostics.append(
-                error(
-                    "Invalid organization name",
-                    f"`org_name` {org!r} contains a slash or surrounding spaces; Pulumi Cloud "
-                    "organization names have neither. Use the name shown in the Pulumi Cloud URL.",
-                    "org_name",
-                )
-            )
+    diagnostics += org_name_problems(config.get("org_name"))
     expires = config.get("expires")
     if _is_set(expires):
         assert isinstance(expires, Decimal)
@@ -202,6 +203,35 @@ def validate_config(config: ObjectValue) -> list[Diagnostic]:
                 error("Invalid expiry", f"`expires` is {expires}, far beyond any valid time.", "expires")
             )
     return diagnostics
+
+
+def org_name_problems(org: object, *path: PathStep) -> list[Diagnostic]:
+    """Why ``org`` cannot be a Pulumi Cloud organization name (none while unknown or null).
+
+    ``path`` is where the value sits; it defaults to the attribute ``org_name``."""
+    where = path or ("org_name",)
+    if not _is_set(org):
+        return []
+    assert isinstance(org, str)
+    if not org.strip():
+        return [
+            error(
+                "Invalid organization name",
+                "`org_name` must not be empty: set it to the Pulumi Cloud organization that "
+                "should own the token.",
+                *where,
+            )
+        ]
+    if "/" in org or org != org.strip():
+        return [
+            error(
+                "Invalid organization name",
+                f"`org_name` {org!r} contains a slash or surrounding spaces; Pulumi Cloud "
+                "organization names have neither. Use the name shown in the Pulumi Cloud URL.",
+                *where,
+            )
+        ]
+    return []
 
 
 def validate_expiry_for_create(expires: object, now: float) -> list[Diagnostic]:
@@ -268,6 +298,38 @@ def parse_import_id(raw: str) -> ImportId:
     return ImportId(org, token_id, name)
 
 
+def parse_import_identity(identity: ObjectValue) -> ImportId:
+    """The identity object of an `import` block: both attributes set, and a plausible org name."""
+    problems: list[Diagnostic] = []
+    for name in ("org_name", "token_id"):
+        value = identity.get(name)
+        if not isinstance(value, str) or not value.strip():
+            problems.append(
+                error(
+                    "Invalid import identity",
+                    f"The import identity needs `{name}` as a non-empty string; it is "
+                    f"{'null' if value is None else 'empty' if isinstance(value, str) else 'unknown'}. "
+                    "Write `identity = { org_name = \"ORG\", token_id = \"TOKEN_ID\" }` with the ID "
+                    "shown in Pulumi Cloud under Settings → Access Tokens.",
+                )
+            )
+    if problems:
+        raise DiagnosticError(*problems)
+    org, token_id = str(identity["org_name"]), str(identity["token_id"])
+    problems = org_name_problems(org, "org_name")
+    if "/" in token_id:
+        problems.append(
+            error(
+                "Invalid import identity",
+                f"`token_id` {token_id!r} holds a slash; Pulumi Cloud token IDs never do. Copy the "
+                "ID from Settings → Access Tokens.",
+            )
+        )
+    if problems:
+        raise DiagnosticError(*problems)
+    return ImportId(org, token_id, None)
+
+
 def _state_from_token(token: OrgToken, org: str, base: ObjectValue | None) -> ObjectValue:
     """The state for a token as the service describes it; what the service never returns
     (the value, the reason) is carried over from ``base``."""
@@ -296,9 +358,34 @@ class OrgTokenResource:
 
     type_name: ClassVar[str] = TYPE_NAME
     schema: ClassVar[Schema] = SCHEMA
+    identity_schema: ClassVar[IdentitySchema] = IDENTITY_SCHEMA
 
     def __init__(self, clock: Any = time.time) -> None:
         self._clock = clock
+
+    def identity(self, state: ObjectValue) -> ObjectValue | None:
+        """``{org_name, token_id}`` once both are known; None while the token does not exist yet."""
+        org, token_id = state.get("org_name"), state.get("token_id")
+        if isinstance(org, str) and isinstance(token_id, str):
+            return {"org_name": org, "token_id": token_id}
+        return None
+
+    def generate_config(self, state: ObjectValue) -> ObjectValue:
+        """The configuration `terraform plan -generate-config-out` writes for an imported token.
+
+        Arguments the service stores are copied; those equal to their default are left out (the
+        plan fills the default back in, so the generated block stays short and still plans no
+        change); computed-only attributes — `id`, `token_id` and the secret `token_value` — are
+        never configuration. `reason` is copied, which after an import means null.
+        """
+        config: ObjectValue = {}
+        for attr in SCHEMA.block.attributes:
+            value = state.get(attr.name)
+            default = DEFAULTS.get(attr.name)
+            read_only = attr.computed and not attr.optional
+            is_default = default is not None and type(value) is type(default) and value == default
+            config[attr.name] = None if read_only or is_default else value
+        return config
 
     def validate(self, config: ObjectValue) -> list[Diagnostic]:
         return validate_config(config)
@@ -446,10 +533,24 @@ class OrgTokenResource:
         return ReadResult(new_state=state, private=request.private, diagnostics=diagnostics)
 
     def import_state(self, resource_id: str, context: OperationContext) -> ImportResult:
+        try:
+            wanted = parse_import_id(resource_id)
+        except DiagnosticError as exc:
+            return ImportResult(diagnostics=list(exc.diagnostics))
+        return self._import(wanted, context)
+
+    def import_identity(self, identity: ObjectValue, context: OperationContext) -> ImportResult:
+        """An `import` block with `identity = { org_name = …, token_id = … }` (Terraform 1.12+)."""
+        try:
+            wanted = parse_import_identity(identity)
+        except DiagnosticError as exc:
+            return ImportResult(diagnostics=list(exc.diagnostics))
+        return self._import(wanted, context)
+
+    def _import(self, wanted: ImportId, context: OperationContext) -> ImportResult:
         from tfprovider.cloud import CloudError
 
         try:
-            wanted = parse_import_id(resource_id)
             token = context.tokens.find(wanted.org_name, wanted.token_id)
         except DiagnosticError as exc:
             return ImportResult(diagnostics=list(exc.diagnostics))

@@ -24,8 +24,18 @@ def dynamic_value(message: Any, field: str, ty: CtyType) -> Any:
     raise CtyError(f"{field}: the DynamicValue carries neither msgpack nor JSON", ())
 
 
+def identity_data(message: Any, field: str, ty: CtyType) -> Any:
+    """Decode ``message.field`` (a ResourceIdentityData) as a value of the identity type ``ty``;
+    null when the field, or the DynamicValue inside it, is absent."""
+    if not message.HasField(field):
+        return None
+    holder = getattr(message, field)
+    return dynamic_value(holder, "identity_data", ty)
+
+
 def raw_state(message: pb.RawState, ty: CtyType) -> Any:
-    """A stored state as Terraform hands it to UpgradeResourceState (JSON; flatmap is pre-0.12)."""
+    """A stored state as Terraform hands it to UpgradeResourceState (JSON; flatmap is pre-0.12),
+    or a stored identity as it hands it to UpgradeResourceIdentity (always JSON)."""
     if message.json:
         return decode_json(message.json, ty)
     if message.flatmap:

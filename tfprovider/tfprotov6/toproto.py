@@ -8,11 +8,15 @@ from typing import Any
 from tfprovider.cty import CtyType, encode_msgpack, type_to_json_bytes
 from tfprovider.diagnostics import Diagnostic, ElementKey, PathStep, Severity
 from tfprovider.protocol import tfplugin6_pb2 as pb
-from tfprovider.schema import Attribute, Schema
+from tfprovider.schema import Attribute, IdentitySchema, Schema
 
 
 def dynamic_value(value: Any, ty: CtyType) -> pb.DynamicValue:
     return pb.DynamicValue(msgpack=encode_msgpack(value, ty))
+
+
+def identity_data(value: Any, ty: CtyType) -> pb.ResourceIdentityData:
+    return pb.ResourceIdentityData(identity_data=dynamic_value(value, ty))
 
 
 def attribute_path(path: Iterable[PathStep]) -> pb.AttributePath:
@@ -64,3 +68,19 @@ def schema(s: Schema) -> pb.Schema:
         deprecated=s.block.deprecated,
     )
     return pb.Schema(version=s.version, block=block)
+
+
+def identity_schema(s: IdentitySchema) -> pb.ResourceIdentitySchema:
+    return pb.ResourceIdentitySchema(
+        version=s.version,
+        identity_attributes=[
+            pb.ResourceIdentitySchema.IdentityAttribute(
+                name=a.name,
+                type=type_to_json_bytes(a.type),
+                required_for_import=a.required_for_import,
+                optional_for_import=a.optional_for_import,
+                description=a.description,
+            )
+            for a in s.attributes
+        ],
+    )
