@@ -81,6 +81,23 @@ class OrgToken:
     type: str | None
 
     @classmethod
+    def created_from(cls, token_id: str, spec: TokenSpec) -> OrgToken:
+        """What the service will list for a token just created from ``spec``, so a caller can
+        keep a cached listing current without listing again."""
+        return cls(
+            id=token_id,
+            name=spec.name,
+            description=spec.description,
+            created="",
+            last_used=0,
+            expires=spec.expires,
+            admin=spec.admin,
+            created_by="",
+            role_id=spec.role_id,
+            type="organization",
+        )
+
+    @classmethod
     def from_api(cls, obj: object, *, where: str = "token") -> OrgToken:
         """Validate one AccessToken object; ``where`` locates it in problems (e.g. ``tokens[3]``)."""
         body = _object(obj, where)

@@ -41,7 +41,7 @@ from tfprovider.resources.orgtoken import (
 from tfprovider.schema import Attribute, Block, Schema
 
 if TYPE_CHECKING:
-    from tfprovider.cloud import CloudError, CreatedToken, OrgToken, TokenSpec
+    from tfprovider.cloud import CloudError, CreatedToken, TokenSpec
 
 SUFFIX_HEX_DIGITS = 12
 """48 random bits per name: across a million opens in one organization the chance of any two
@@ -276,7 +276,7 @@ class EphemeralOrgTokenResource:
         return validate_config(config)
 
     def open(self, config: ObjectValue, context: OperationContext) -> OpenResult:
-        from tfprovider.cloud import CloudError, NameConflictError, TokenSpec
+        from tfprovider.cloud import CloudError, NameConflictError, OrgToken, TokenSpec
 
         diagnostics = validate_config(config)
         resolved = with_defaults(config)
@@ -329,7 +329,7 @@ class EphemeralOrgTokenResource:
                     )
                 ],
             )
-        context.tokens.record_created(org, _listed(created.id, spec))
+        context.tokens.record_created(org, OrgToken.created_from(created.id, spec))
         result = dict(resolved)
         result.update(
             name=spec.name,
@@ -383,19 +383,3 @@ def _open_failure(exc: CloudError) -> Diagnostic:
     return error(exc.summary, exc.detail)
 
 
-def _listed(token_id: str, spec: TokenSpec) -> OrgToken:
-    """What the service will list for the token just created (keeps this process's lists current)."""
-    from tfprovider.cloud import OrgToken
-
-    return OrgToken(
-        id=token_id,
-        name=spec.name,
-        description=spec.description,
-        created="",
-        last_used=0,
-        expires=spec.expires,
-        admin=spec.admin,
-        created_by="",
-        role_id=spec.role_id,
-        type="organization",
-    )

@@ -34,7 +34,7 @@ from tfprovider.resources.base import (
 from tfprovider.schema import Attribute, Block, IdentityAttribute, IdentitySchema, Schema
 
 if TYPE_CHECKING:
-    from tfprovider.cloud import CloudError, OrgToken, TokenSpec
+    from tfprovider.cloud import CloudError, OrgToken
 
 TYPE_NAME = "pulumiservice_api_tokens_orgtoken"
 MAX_NAME_LENGTH = 40
@@ -457,7 +457,7 @@ class OrgTokenResource:
         return ApplyResult(new_state=dict(request.planned))
 
     def _create(self, planned: ObjectValue, context: OperationContext) -> ApplyResult:
-        from tfprovider.cloud import CloudError, TokenSpec
+        from tfprovider.cloud import CloudError, OrgToken, TokenSpec
 
         problems = _unplannable(planned)
         if problems:
@@ -482,7 +482,7 @@ class OrgTokenResource:
         # error diagnostic either, or Terraform would taint it and plan a same-name re-create.
         state = dict(planned)
         state.update(id=f"{org}/{created.id}", token_id=created.id, token_value=created.value.reveal())
-        context.tokens.record_created(org, _token_from_spec(created.id, spec))
+        context.tokens.record_created(org, OrgToken.created_from(created.id, spec))
         diagnostics = []
         if context.stopped.is_set():
             diagnostics.append(
@@ -578,24 +578,6 @@ class OrgTokenResource:
                 ]
             )
         return ImportResult(states=[_state_from_token(token, wanted.org_name, None)])
-
-
-def _token_from_spec(token_id: str, spec: TokenSpec) -> OrgToken:
-    """What the service will list for a token we just created with ``spec``."""
-    from tfprovider.cloud import OrgToken
-
-    return OrgToken(
-        id=token_id,
-        name=spec.name,
-        description=spec.description,
-        created="",
-        last_used=0,
-        expires=spec.expires,
-        admin=spec.admin,
-        created_by="",
-        role_id=spec.role_id,
-        type="organization",
-    )
 
 
 def _invalid_apply(what: str) -> Diagnostic:
