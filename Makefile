@@ -10,7 +10,7 @@ PROTOS := $(wildcard proto/*.proto)
 
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: setup terraform proto docs lint test demo faults clean
+.PHONY: setup terraform proto docs lint test demo faults bench clean
 
 # A virtual environment with the provider (editable) and the test tools.
 $(VENV)/.installed: pyproject.toml
@@ -46,6 +46,10 @@ test: setup terraform lint
 
 demo: setup terraform
 	$(PY) examples/demo.py
+
+# Benchmarks against Go and Python peer providers; writes benchmarks/RESULTS.md (~7 min).
+bench: setup terraform
+	$(PY) benchmarks/bench.py
 
 # Reliability report: 200 tokens through real Terraform against an emulator injecting faults.
 faults: setup terraform
