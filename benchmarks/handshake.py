@@ -136,6 +136,7 @@ def _dial(socket_path: str, cert_field: str) -> grpc.Channel:
 def launch_environment(tls: bool, client_cert_pem: str, source: Path | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "PLUGIN_"))}
     env.update(TF_PLUGIN_MAGIC_COOKIE=MAGIC_COOKIE_VALUE, PLUGIN_PROTOCOL_VERSIONS="5,6")
+    env["PULUMISERVICE_FORKSERVER"] = "0"  # the cold path; benchmarks/forkserver.py measures warm
     if tls:
         env["PLUGIN_CLIENT_CERT"] = client_cert_pem
     if source is not None:

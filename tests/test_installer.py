@@ -14,6 +14,7 @@ import pytest
 
 from tfprovider import __version__, cli
 from tfprovider.installer import (
+    LAUNCH_CODE,
     UnsupportedPlatformError,
     default_plugins_dir,
     go_platform,
@@ -81,8 +82,8 @@ def test_launcher_execs_configured_python_with_terraform_arguments(tmp_path: Pat
     assert result.stdout.splitlines() == [
         f"argv0={python}",
         "arg=-P",
-        "arg=-m",
-        "arg=tfprovider",
+        "arg=-c",
+        f"arg={LAUNCH_CODE}",
         "arg=two words",
         "arg=$HOME",
     ]

@@ -6,7 +6,7 @@ out as ``HOST/NAMESPACE/TYPE/VERSION/OS_ARCH/terraform-provider-TYPE_vVERSION``.
 CLI config ``provider_installation { filesystem_mirror { path = ... } }`` block.
 
 A Python provider has no single binary to put there, so the "binary" is a two-line ``/bin/sh``
-launcher that ``exec``s the chosen interpreter on ``python -m tfprovider``. Terraform starts the
+launcher that ``exec``s the chosen interpreter on the package's entry point. Terraform starts the
 provider several times per command, so the launcher does nothing else.
 """
 
@@ -28,6 +28,10 @@ REGISTRY_HOSTS = ("registry.terraform.io", "registry.opentofu.org")
 # Go's GOOS/GOARCH names, which is what Terraform expects in the platform directory name.
 _GO_OS = {"linux": "linux", "darwin": "darwin"}
 _GO_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+LAUNCH_CODE = "from tfprovider.__main__ import run; run()"
+"""What the launcher runs: ``python -m tfprovider`` without going through ``runpy``."""
 
 
 class UnsupportedPlatformError(RuntimeError):
@@ -70,9 +74,9 @@ def launcher_script(python: str) -> str:
 
     ``-P`` keeps Python from putting the working directory (Terraform runs providers in the user's
     configuration directory) at the front of ``sys.path``, where a stray ``tfprovider`` folder
-    would otherwise shadow the installed package.
+    would otherwise shadow the installed package. ``-c`` rather than ``-m`` skips ``runpy``.
     """
-    return f'#!/bin/sh\nexec {shlex.quote(python)} -P -m tfprovider "$@"\n'
+    return f'#!/bin/sh\nexec {shlex.quote(python)} -P -c "{LAUNCH_CODE}" "$@"\n'
 
 
 def _write_atomically(path: Path, text: str) -> None:
