@@ -214,6 +214,8 @@ def parse_provider_log(text: str) -> ProviderLog:
                 counters[name] += int(number)
         if "got no clear answer" in line:
             ambiguous += 1
+        if "retrying Pulumi Cloud request" in line:  # one WARN line per retry (tfprovider.log)
+            counters["retries"] += 1
     return ProviderLog(dict(counters), ambiguous)
 
 
