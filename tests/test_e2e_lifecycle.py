@@ -201,3 +201,17 @@ def test_trace_logs_never_hold_secrets(tf: Terraform, emulator: Emulator, tmp_pa
         assert secret not in text
         for completed in outputs:
             assert secret not in completed.stdout and secret not in completed.stderr
+
+
+def test_forced_replacement_keeping_the_name_is_refused_before_anything_is_deleted(
+    tf: Terraform, emulator: Emulator
+) -> None:
+    tf.write(HEADER + token_block())
+    tf.init()
+    tf.apply()
+    (original,) = live_tokens(emulator)
+    with pytest.raises(TerraformError) as failure:
+        tf.apply(f"-replace={ORGTOKEN}.t")
+    output = failure.value.stdout + failure.value.stderr
+    assert "Token name already in use" in output and f"acme/{original['id']}" in output
+    assert [t["id"] for t in live_tokens(emulator)] == [original["id"]]  # the working token stays

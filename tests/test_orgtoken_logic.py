@@ -291,3 +291,17 @@ def test_import_fills_state_but_not_the_value(client: FakeClient, context: Opera
         resource.import_state("acme/other/t-1", context).diagnostics[0].summary == "Token name does not match"
     )
     assert resource.import_state("acme/t-9", context).diagnostics[0].summary == "Token not found"
+
+
+def test_create_of_a_name_a_listed_token_holds_is_refused_on_name(client: FakeClient) -> None:
+    client.create_token("acme", TokenSpec("ci", "", 0, False, None), reason=None)
+    lists = TokenLists(lambda org: client.list_tokens(org))
+    assert lists.cached("acme") is None  # never fetched: nothing to say, and nothing fetched
+    request = PlanRequest(prior=None, proposed=config(), config=config(), known_tokens=lists.cached)
+    assert resource.plan(request).diagnostics == []
+    lists.tokens("acme")  # as a refresh in the same process would
+    diags = resource.plan(request).diagnostics
+    assert error_paths(diags) == [("name",)] and "acme/t-1" in diags[0].detail
+    other = config(name="ci-v2")
+    ok = PlanRequest(prior=None, proposed=other, config=other, known_tokens=lists.cached)
+    assert resource.plan(ok).diagnostics == []

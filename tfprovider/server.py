@@ -263,6 +263,7 @@ class ProviderServicer(pb_grpc.ProviderServicer):
                     proposed=self._decode(request, "proposed_new_state", ty),
                     config=self._decode(request, "config", ty),
                     prior_private=request.prior_private,
+                    known_tokens=self.provider.token_lists.cached,
                 )
             )
             # An update keeps the token, so its identity; a create or replacement has none until

@@ -7,7 +7,7 @@ resource logic is testable without gRPC and untouched by protocol changes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -15,7 +15,7 @@ from tfprovider.diagnostics import Diagnostic, PathStep
 from tfprovider.schema import IdentitySchema, Schema
 
 if TYPE_CHECKING:
-    from tfprovider.cloud import PulumiCloudClient
+    from tfprovider.cloud import OrgToken, PulumiCloudClient
     from tfprovider.resources.token_lists import TokenLists
 
 ObjectValue = dict[str, Any]
@@ -42,6 +42,9 @@ class PlanRequest:
     proposed: ObjectValue | None
     config: ObjectValue | None
     prior_private: bytes = b""
+    known_tokens: Callable[[str], Mapping[str, OrgToken] | None] | None = None
+    """An organization's tokens if this process has already listed them (during refresh), else
+    None. Never fetches: planning a new token must not need the API or credentials."""
 
 
 @dataclass

@@ -164,8 +164,7 @@ def validate_config(config: ObjectValue) -> list[Diagnostic]:
             diagnostics.append(
                 error(
                     "Invalid name prefix",
-                    "`name_prefix` must not be empty or blank; leave it out to use "
-                    f"{DEFAULT_NAME_PREFIX!r}.",
+                    f"`name_prefix` must not be empty or blank; leave it out to use {DEFAULT_NAME_PREFIX!r}.",
                     "name_prefix",
                 )
             )
@@ -377,9 +376,6 @@ def _open_failure(exc: CloudError) -> Diagnostic:
         # The client's advice (choose a new name) does not apply: every open draws a new name.
         return error(
             exc.summary,
-            f"{exc.detail} Here the name is random for every opening, so running Terraform again "
-            "is enough.",
+            f"{exc.detail} Here the name is random for every opening, so running Terraform again is enough.",
         )
     return error(exc.summary, exc.detail)
-
-

@@ -14,6 +14,7 @@ and no single-token read. That shapes everything here:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -309,7 +310,7 @@ def parse_import_identity(identity: ObjectValue) -> ImportId:
                     "Invalid import identity",
                     f"The import identity needs `{name}` as a non-empty string; it is "
                     f"{'null' if value is None else 'empty' if isinstance(value, str) else 'unknown'}. "
-                    "Write `identity = { org_name = \"ORG\", token_id = \"TOKEN_ID\" }` with the ID "
+                    'Write `identity = { org_name = "ORG", token_id = "TOKEN_ID" }` with the ID '
                     "shown in Pulumi Cloud under Settings → Access Tokens.",
                 )
             )
@@ -404,6 +405,7 @@ class OrgTokenResource:
             for attr in COMPUTED_ATTRIBUTES:
                 planned[attr] = UNKNOWN
             diagnostics += validate_expiry_for_create(planned["expires"], self._clock())
+            diagnostics += _name_in_use(planned, request.known_tokens)
             return PlanResult(planned=planned, diagnostics=diagnostics)
 
         changed = [a for a in REPLACE_ATTRIBUTES if not _same(prior.get(a), planned.get(a))]
@@ -599,6 +601,34 @@ def _unplannable(planned: ObjectValue) -> list[Diagnostic]:
     if not isinstance(expires, Decimal) or not expires.is_finite():
         diagnostics.append(_invalid_apply("`expires` null, unknown or not finite in the planned state"))
     return diagnostics
+
+
+def _name_in_use(
+    planned: ObjectValue, known_tokens: Callable[[str], Mapping[str, OrgToken] | None] | None
+) -> list[Diagnostic]:
+    """A create whose name a listed token already holds must fail with 409 at apply. Say so now.
+
+    This catches what the replacement check above cannot see: `terraform apply -replace=…` and
+    tainted tokens, which Terraform plans as a fresh create while the old token (refreshed into
+    this process's list a moment ago) still holds the name, and would destroy it first.
+    """
+    org, name = planned.get("org_name"), planned.get("name")
+    if known_tokens is None or not isinstance(org, str) or not isinstance(name, str):
+        return []
+    holder = next((t for t in (known_tokens(org) or {}).values() if t.name == name), None)
+    if holder is None:
+        return []
+    return [
+        error(
+            "Token name already in use",
+            f"Organization {org!r} already has a token named {name!r} (ID {holder.id}), and Pulumi "
+            "Cloud never reuses a token name, so this create would fail. If Terraform is "
+            "replacing that token (`terraform apply -replace`, or a tainted token), it would "
+            "delete the working token first. Give the token a new `name` to rotate it, or import "
+            f"the existing one with `terraform import <resource address> {org}/{holder.id}`.",
+            "name",
+        )
+    ]
 
 
 def _stopped(action: str) -> Diagnostic:

@@ -69,6 +69,14 @@ class TokenLists:
         with self._lock:
             return dict(flight.tokens)
 
+    def cached(self, org: str) -> dict[str, OrgToken] | None:
+        """The organization's tokens if a list has already been fetched; never fetches."""
+        with self._lock:
+            flight = self._flights.get(org)
+            if flight is None or flight.tokens is None:
+                return None
+            return dict(flight.tokens)
+
     def find(self, org: str, token_id: str) -> OrgToken | None:
         return self.tokens(org).get(token_id)
 
