@@ -59,20 +59,7 @@ class FakeClient:
     def create_token(self, org: str, spec: TokenSpec, *, reason: str | None) -> CreatedToken:
         self.created.append((org, spec, reason))
         token_id = f"t-{len(self.created)}"
-        self.tokens.setdefault(org, []).append(
-            OrgToken(
-                id=token_id,
-                name=spec.name,
-                description=spec.description,
-                created="2026-01-01T00:00:00Z",
-                last_used=0,
-                expires=spec.expires,
-                admin=spec.admin,
-                created_by="tester",
-                role_id=spec.role_id,
-                type="organization",
-            )
-        )
+        self.tokens.setdefault(org, []).append(OrgToken.created_from(token_id, spec))
         return CreatedToken(id=token_id, value=Secret("pul-" + "a" * 40))
 
     def list_tokens(self, org: str, *, filter: str = "all") -> list[OrgToken]:
