@@ -42,6 +42,12 @@ class TokenLists:
 
     def tokens(self, org: str) -> dict[str, OrgToken]:
         """The organization's tokens by ID; fetches only if no valid list is cached or in flight."""
+        flight = self._settled(org)
+        with self._lock:
+            return dict(flight.tokens or {})
+
+    def _settled(self, org: str) -> _Flight:
+        """A completed, successful fetch of ``org``'s list: cached, awaited, or made now."""
         with self._lock:
             flight = self._flights.get(org)
             leader = flight is None
@@ -66,8 +72,7 @@ class TokenLists:
         if flight.error is not None:
             raise flight.error
         assert flight.tokens is not None
-        with self._lock:
-            return dict(flight.tokens)
+        return flight
 
     def cached(self, org: str) -> dict[str, OrgToken] | None:
         """The organization's tokens if a list has already been fetched; never fetches."""
@@ -78,7 +83,10 @@ class TokenLists:
             return dict(flight.tokens)
 
     def find(self, org: str, token_id: str) -> OrgToken | None:
-        return self.tokens(org).get(token_id)
+        # One lookup, not a copy: a refresh of N tokens calls this N times on a list of N.
+        flight = self._settled(org)
+        with self._lock:
+            return (flight.tokens or {}).get(token_id)
 
     def record_created(self, org: str, token: OrgToken) -> None:
         """Our own create: add it to a cached list so a later read in this process sees it."""
