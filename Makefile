@@ -7,17 +7,20 @@ TOOLS := .tools
 TF_OLD := $(TOOLS)/bin/terraform-1.0.3
 TF_NEW := $(TOOLS)/bin/terraform-1.15.5
 PROTOS := $(wildcard proto/*.proto)
+# What a release build is made of: when none of it changed, `make dist` has nothing to do.
+DIST_SOURCES := $(shell find tfprovider release -name '*.py' -o -name '*.spec' -o -name '*.txt') pyproject.toml
 
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: setup terraform proto docs lint test demo faults bench clean
+.PHONY: setup terraform proto docs lint test demo faults bench dist clean
 
 # A virtual environment with the provider (editable) and the test tools.
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml release/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@# compat mode: a plain path in a .pth file; the default import-hook finder costs every launch ~20 ms
-	$(PY) -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	@# constraints: the exact runtime dependencies and build tools a release bundles (make dist)
+	$(PY) -m pip install --quiet -c release/constraints.txt -e '.[test,dist]' --config-settings editable_mode=compat
 	touch $@
 
 setup: $(VENV)/.installed
@@ -39,11 +42,19 @@ docs: setup
 	$(PY) docs/generate.py
 
 lint: setup
-	$(VENV)/bin/ruff check tfprovider tests examples docs benchmarks
+	$(VENV)/bin/ruff check tfprovider release tests examples docs benchmarks
 	$(VENV)/bin/mypy
 
-test: setup terraform lint
+test: setup terraform dist lint
 	$(PY) -m pytest -q
+
+# The release: this platform's zip with a self-contained executable (no Python needed to run it),
+# SHA256SUMS, manifest, a packed filesystem mirror, network-mirror files and lock files in dist/.
+# See release/dist.py; the e2e tests install from it.
+dist: dist/build-info.json
+
+dist/build-info.json: $(DIST_SOURCES) | $(VENV)/.installed
+	$(PY) release/dist.py --out dist
 
 demo: setup terraform
 	$(PY) examples/demo.py
@@ -57,4 +68,4 @@ faults: setup terraform
 	$(PY) benchmarks/faults.py
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) dist build .pytest_cache .mypy_cache .ruff_cache

@@ -48,9 +48,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from support.emulator import Emulator  # noqa: E402
+from support.provider_install import install_provider  # noqa: E402
 from support.tf import Terraform  # noqa: E402
-
-from tfprovider.installer import install  # noqa: E402
 
 DEFAULT_TERRAFORM = ROOT / ".tools" / "bin" / "terraform-1.15.5"
 ORG = "acme"
@@ -436,7 +435,7 @@ class Run:
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True)
         plugins = workdir / "plugins"
-        install(plugins, python=sys.executable)
+        install_provider(plugins)
         self.tf = Terraform(
             options.terraform,
             workdir / "config",

@@ -36,9 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from support.plugin_client import PluginProcess  # noqa: E402
+from support.provider_install import install_provider  # noqa: E402
 
 from tfprovider.forkserver import wire  # noqa: E402
-from tfprovider.installer import install  # noqa: E402
 
 COOKIE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
 TARGET_WARM_MS = 50.0
@@ -74,7 +74,7 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="tfpfs-bench-", dir="/tmp"))
     try:
-        launcher = str(install(work / "plugins", python=sys.executable)[0])
+        launcher = str(install_provider(work / "plugins").launchers[0])
         fs_dir = work / "fs"
         daemon = start_daemon(launcher, fs_dir)
         try:

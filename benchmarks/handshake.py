@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/handshake.py [-n 30] [--import-runs 5] [--source DIR] [--baseline DIR]
 
-Installs the real launcher (``tfprovider.installer.install``) into a temporary mirror and execs it
-N times with TLS (``PLUGIN_CLIENT_CERT`` set, as every Terraform since 1.0 does) and N times
-plaintext, alternating, with Terraform's launch environment. For each launch it measures:
+Installs the real launcher (``tfprovider.installer.install``, through
+``tests/support/provider_install.py``) into a temporary mirror and execs it N times with TLS
+(``PLUGIN_CLIENT_CERT`` set, as every Terraform since 1.0 does) and N times plaintext, alternating,
+with Terraform's launch environment. For each launch it measures:
 
 - handshake: exec until the handshake line is read from stdout (what go-plugin waits for);
 - schema: exec until a ``GetProviderSchema`` answer arrives over the pinned connection (the first
@@ -39,10 +40,11 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 import grpc  # noqa: E402
+from support.provider_install import install_provider  # noqa: E402
 
-from tfprovider import installer  # noqa: E402
 from tfprovider.plugin.launch import MAGIC_COOKIE_VALUE  # noqa: E402
 from tfprovider.plugin.tls import make_server_certificate  # noqa: E402
 from tfprovider.protocol import go_plugin_pb2, go_plugin_pb2_grpc, tfplugin6_pb2, tfplugin6_pb2_grpc  # noqa: E402
@@ -258,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         compileall.compile_dir(str((root or REPO_ROOT) / "tfprovider"), quiet=1)
     client_cert_pem = make_server_certificate().cert_pem.decode()
     with tempfile.TemporaryDirectory() as mirror:
-        launcher = installer.install(Path(mirror), python=sys.executable)[0]
+        launcher = install_provider(Path(mirror)).launchers[0]
         print(f"launcher: {launcher.read_text().splitlines()[-1]}")
         for label, root in sources.items():
             print(f"tfprovider{' (' + label + ')' if label else ''} from: {root or REPO_ROOT}")

@@ -75,8 +75,13 @@ def main() -> int:
 
         step("Installing the provider into a private filesystem mirror")
         plugins = WORK / "plugins"
+        # The launcher finds this venv's Python through a per-user pointer file under
+        # XDG_CONFIG_HOME: the demo keeps it in .demo/ too, like everything else it writes.
+        config_home = {"XDG_CONFIG_HOME": str(WORK / "config")}
         subprocess.run(
-            [sys.executable, "-m", "tfprovider", "install", "--plugins-dir", str(plugins)], check=True
+            [sys.executable, "-m", "tfprovider", "install", "--plugins-dir", str(plugins)],
+            check=True,
+            env={**os.environ, **config_home},
         )
         cli_config = WORK / "terraform.rc"
         cli_config.write_text(
@@ -93,6 +98,7 @@ def main() -> int:
             PULUMI_ACCESS_TOKEN=ACCESS_TOKEN,
             PULUMI_BACKEND_URL=url,
             TF_VAR_org_name=ORG,
+            **config_home,
         )
 
         step("terraform init")

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import sys
+import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.daemons import daemon_pids
 from support.install_terraform import TERRAFORM_VERSIONS, Layout
+from support.provider_install import install_provider, private_config_home
 from support.tf import Terraform
 
-from tfprovider.installer import install
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Every launcher a test installs records its interpreter under this private XDG_CONFIG_HOME,
+# which every process the tests start inherits; nothing is written under the real HOME.
+private_config_home()
 TOOLS = Layout(REPO_ROOT / ".tools")
 
 
@@ -36,7 +41,7 @@ def plugins_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A filesystem mirror holding this checkout's provider, launched by the interpreter running
     the tests (the project venv under `make test`), which is the one that imports this code."""
     directory = tmp_path_factory.mktemp("plugins")
-    install(directory, python=sys.executable)
+    install_provider(directory)
     return directory
 
 
@@ -46,3 +51,17 @@ def terraform(
 ) -> Terraform:
     """A harness for each Terraform version, on an empty configuration directory of its own."""
     return Terraform(terraform_binaries[request.param], tmp_path / "config", plugins_dir)
+
+
+# --- Fork-server ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fork_server_dir(tmp_path: Path) -> Iterator[Path]:
+    """A private socket directory for the fork-server; its daemons are killed afterwards (they
+    outlive Terraform on purpose)."""
+    directory = tmp_path / "fs"
+    directory.mkdir(mode=0o700)
+    yield directory
+    for pid in daemon_pids(directory):
+        os.kill(pid, signal.SIGKILL)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -19,9 +18,9 @@ from pathlib import Path
 
 import pytest
 from support.plugin_client import PluginProcess
+from support.provider_install import install_provider
 from test_plugin_runtime import launch_env
 
-from tfprovider import installer
 from tfprovider.protocol import tfplugin6_pb2, tfplugin6_pb2_grpc
 
 MODULES_MARK = "modules-at-handshake:"
@@ -79,7 +78,7 @@ NOT_BEFORE_THE_HANDSHAKE = (
 @pytest.fixture(scope="module")
 def launcher(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The launcher Terraform would exec, installed into a temporary mirror."""
-    return installer.install(tmp_path_factory.mktemp("mirror"), python=sys.executable)[0]
+    return install_provider(tmp_path_factory.mktemp("mirror")).launchers[0]
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,9 @@ import os
 import re
 import signal
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 from support.emulator import Emulator
 from support.tf import Terraform
 
@@ -28,31 +26,6 @@ def config(names: list[str], reason: str = "first") -> str:
         for n in names
     ]
     return HEADER + "".join(blocks)
-
-
-@pytest.fixture
-def fs_dir(tmp_path: Path) -> Iterator[Path]:
-    directory = tmp_path / "fs"
-    directory.mkdir(mode=0o700)
-    yield directory
-    for pid in daemon_pids(directory):
-        os.kill(pid, signal.SIGKILL)
-
-
-def daemon_pids(directory: Path) -> list[int]:
-    """Fork-server daemons serving ``directory`` (found by their environment)."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-            environ = (proc / "environ").read_bytes()
-        except OSError:
-            continue
-        if b"tfprovider.forkserver.daemon" in cmdline and str(directory).encode() in environ + cmdline:
-            pids.append(int(proc.name))
-    return pids
 
 
 def make_tf(
@@ -84,10 +57,10 @@ def live(emulator: Emulator) -> list[str]:
 
 
 def test_warm_launches_serve_terraform_and_a_killed_daemon_falls_back(
-    terraform_binaries: dict[str, Path], plugins_dir: Path, tmp_path: Path, fs_dir: Path
+    terraform_binaries: dict[str, Path], plugins_dir: Path, tmp_path: Path, fork_server_dir: Path
 ) -> None:
     with Emulator(access_token="pul-fs-token") as emulator:
-        tf = make_tf(terraform_binaries, plugins_dir, tmp_path / "cfg", emulator, fs_dir)
+        tf = make_tf(terraform_binaries, plugins_dir, tmp_path / "cfg", emulator, fork_server_dir)
         tf.write(config(["a", "b"]))
         tf.init()
         tf.apply()  # the first launch finds no daemon: cold path, and a daemon starts
@@ -106,12 +79,12 @@ def test_warm_launches_serve_terraform_and_a_killed_daemon_falls_back(
 
 
 def test_concurrent_runs_with_different_credentials_stay_apart(
-    terraform_binaries: dict[str, Path], plugins_dir: Path, tmp_path: Path, fs_dir: Path
+    terraform_binaries: dict[str, Path], plugins_dir: Path, tmp_path: Path, fork_server_dir: Path
 ) -> None:
     with Emulator(access_token="pul-team-one") as one, Emulator(access_token="pul-team-two") as two:
         runs = [
-            make_tf(terraform_binaries, plugins_dir, tmp_path / "one", one, fs_dir),
-            make_tf(terraform_binaries, plugins_dir, tmp_path / "two", two, fs_dir),
+            make_tf(terraform_binaries, plugins_dir, tmp_path / "one", one, fork_server_dir),
+            make_tf(terraform_binaries, plugins_dir, tmp_path / "two", two, fork_server_dir),
         ]
         for tf, team in zip(runs, ("one", "two"), strict=True):
             tf.write(config([f"{team}-0"]))

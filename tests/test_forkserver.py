@@ -26,12 +26,12 @@ from typing import Any
 import pytest
 from support.emulator import Emulator
 from support.plugin_client import PluginProcess
+from support.provider_install import install_provider
 
 import tfprovider
 from tfprovider.cty import encode_msgpack
 from tfprovider.forkserver import identity, settings, wire
 from tfprovider.forkserver.daemon import thread_count
-from tfprovider.installer import install
 from tfprovider.protocol import tfplugin6_pb2 as pb
 from tfprovider.protocol import tfplugin6_pb2_grpc as pb_grpc
 from tfprovider.provider import PROVIDER_SCHEMA
@@ -49,7 +49,7 @@ DAEMON_START_TIMEOUT = 30.0
 @pytest.fixture(scope="module")
 def launcher(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The executable Terraform would run, as the installer writes it."""
-    return str(install(tmp_path_factory.mktemp("plugins"), python=sys.executable)[0])
+    return str(install_provider(tmp_path_factory.mktemp("plugins")).launchers[0])
 
 
 @contextlib.contextmanager

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     import argparse
     from pathlib import Path
 
+    from tfprovider import installer
+
 PROGRAM = "terraform-provider-pulumiservice"
 
 
@@ -75,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="mirror directory (default: ~/.terraform.d/plugins, which both tools search on their own)",
     )
+    install.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        metavar="OS_ARCH",
+        dest="platforms",
+        help="write the launcher for this platform too (repeatable; default: this machine's), "
+        "so `terraform providers lock -platform=...` can record it",
+    )
     return parser
 
 
@@ -84,41 +95,66 @@ def _command(argv: list[str]) -> int:
     if options.command == "install":
         if options.debug:
             parser.error("--debug serves the provider; run `install` without it")
-        return _install(options.plugins_dir)
+        return _install(options.plugins_dir, options.platforms)
     if options.debug:
         return _serve(debug=True)
     parser.print_help(sys.stderr)
     return 2
 
 
-def _install(plugins_dir: Path | None) -> int:
+def _install(plugins_dir: Path | None, platforms: list[str]) -> int:
     from tfprovider import installer
+    from tfprovider.frozen import is_frozen
 
+    if is_frozen():
+        print(
+            f"{PROGRAM} install: this is a release build, which Terraform and OpenTofu install "
+            "themselves from a mirror or registry (see the README's \"For a team\"); `install` is "
+            "for a provider installed with pip",
+            file=sys.stderr,
+        )
+        return 2
     try:
-        paths = installer.install(plugins_dir)
-    except (installer.UnsupportedPlatformError, OSError) as exc:
+        installation = installer.install(plugins_dir, platforms=platforms)
+    except (installer.UnsupportedPlatformError, OSError, ValueError) as exc:
         print(f"{PROGRAM} install: {exc}", file=sys.stderr)
         return 1
-    for path in paths:
+    for path in installation.launchers:
         print(path)
-    print(_usage_hint(plugins_dir), file=sys.stderr)
+    print(_report(installation, plugins_dir), file=sys.stderr)
     return 0
 
 
-def _usage_hint(plugins_dir: Path | None) -> str:
-    hint = (
-        "\nUse it from a configuration with:\n"
-        "  terraform {\n"
-        "    required_providers {\n"
-        '      pulumiservice = { source = "pulumi/pulumiservice" }\n'
-        "    }\n"
-        "  }\n"
-    )
+def _report(installation: installer.Installation, plugins_dir: Path | None) -> str:
+    """What a person needs next: the Python recorded, the lock-file hash, how to use the mirror."""
+    from tfprovider import __version__, installer
+
+    mirror = str((plugins_dir or installer.default_plugins_dir()).absolute())
+    all_platforms = " ".join(f"-platform={name}" for name in installer.SUPPORTED_PLATFORMS)
+    lines = [
+        "",
+        f"Python for {PROGRAM} {__version__}: {installation.python}",
+        f"  recorded in {installation.pointer} (per user; {installer.PYTHON_ENV} overrides it)",
+        f"Lock-file hash: {installation.lock_hash}",
+        f"  The launcher is the same on every machine and platform, so every install of {__version__}",
+        "  has this hash: a committed .terraform.lock.hcl that records it works for the whole team.",
+        "  To record it for every platform at once (Terraform asks for this after `init`):",
+        f"    {PROGRAM} install --plugins-dir {mirror} "
+        + " ".join(f"--platform {name}" for name in installer.SUPPORTED_PLATFORMS),
+        f"    terraform providers lock -fs-mirror={mirror} {all_platforms}",
+        "",
+        "Use it from a configuration with:",
+        "  terraform {",
+        "    required_providers {",
+        '      pulumiservice = { source = "pulumi/pulumiservice" }',
+        "    }",
+        "  }",
+    ]
     if plugins_dir is not None:
-        hint += (
+        lines += [
             "This directory is not searched by default; name it in your CLI config "
-            "(TF_CLI_CONFIG_FILE or ~/.terraformrc):\n"
-            f'  provider_installation {{\n    filesystem_mirror {{ path = "{plugins_dir.absolute()}" }}\n'
-            "    direct {}\n  }\n"
-        )
-    return hint
+            "(TF_CLI_CONFIG_FILE or ~/.terraformrc):",
+            f'  provider_installation {{\n    filesystem_mirror {{ path = "{mirror}" }}\n'
+            "    direct {}\n  }",
+        ]
+    return "\n".join(lines)

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from support.provider_install import install_provider
+
 from harness.procwatch import MemoryReport, ProcessWatcher
-from tfprovider.installer import install
 
 ACCESS_TOKEN = "pul-bench-access-token-0123456789"
 ORG = "acme"
@@ -100,7 +101,7 @@ class Emulator:
 
 def build_mirror(directory: Path, null_binary: Path | None) -> Path:
     """A filesystem mirror with our launcher (for this interpreter) and, if given, the Go null provider."""
-    install(directory, python=sys.executable)
+    install_provider(directory)
     if null_binary is not None:
         target = directory / "registry.terraform.io/hashicorp/null" / NULL_PROVIDER_VERSION / "linux_amd64"
         target.mkdir(parents=True, exist_ok=True)

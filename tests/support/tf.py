@@ -46,6 +46,25 @@ def hcl_string(text: str) -> str:
     return json.dumps(text).replace("${", "$${").replace("%{", "%%{")
 
 
+REQUIRED_PROVIDERS = """
+terraform {
+  required_providers {
+    pulumiservice = { source = "pulumi/pulumiservice" }
+  }
+}
+"""
+
+
+def one_token_config(name: str, label: str = "ci", org: str = "acme") -> str:
+    """A configuration with one organization token: what a team's repository might hold."""
+    return REQUIRED_PROVIDERS + (
+        f'\nresource "pulumiservice_api_tokens_orgtoken" "{label}" {{\n'
+        f"  org_name = {hcl_string(org)}\n"
+        f"  name     = {hcl_string(name)}\n"
+        "}\n"
+    )
+
+
 def cli_config(plugins_dir: Path) -> str:
     """A CLI config that takes ``pulumi/*`` only from ``plugins_dir`` and never from the network."""
     return (

@@ -6,6 +6,10 @@ modification times of the import path's directories (installing or removing any 
 changes its ``site-packages``). Launcher and daemon compute it the same way; the socket is named
 after a digest of it, and the daemon also compares the full text on every request.
 
+A release build (see :mod:`tfprovider.frozen`) keeps its modules as files in its bundle
+directory, so the same key applies, plus the executable itself (size, modification time, inode),
+which is the interpreter there.
+
 Runs on every launch, so it stats files rather than reading them (about 60 files: well under a
 millisecond) and avoids ``hashlib`` (its OpenSSL import costs more than the rest of this module).
 """
@@ -16,6 +20,7 @@ import os
 import sys
 
 import tfprovider
+from tfprovider.frozen import is_frozen
 
 # A Mersenne prime: the digest is the key's bytes read as one big integer modulo this. Not a
 # cryptographic hash, nor does it need to be: it only names the socket, and the daemon compares
@@ -37,6 +42,9 @@ def installation_key() -> bytes:
             lines.append(f"path-entry {entry} {os.stat(entry).st_mtime_ns}")
         except OSError:
             lines.append(f"path-entry {entry} missing")
+    if is_frozen():
+        info = os.stat(sys.executable)
+        lines.append(f"frozen {info.st_size} {info.st_mtime_ns} {info.st_ino}")
     package_dir = os.path.dirname(os.path.abspath(tfprovider.__file__ or ""))
     lines.append(f"package {package_dir}")
     lines.extend(_package_files(package_dir, ""))

@@ -1,7 +1,8 @@
 """Start a fork-server daemon in the background, detached from Terraform, without waiting for it.
 
-The daemon is a fresh interpreter (``python -m tfprovider.forkserver.daemon``) rather than a
-fork of the launcher: it then holds nothing of the launch that started it. Its environment is
+The daemon is a fresh interpreter (``python -m tfprovider.forkserver.daemon``, or in a release
+build the executable itself with :data:`~tfprovider.frozen.DAEMON_FLAG`) rather than a fork of
+the launcher: it then holds nothing of the launch that started it. Its environment is
 cut down to what running Python needs (no Pulumi or Terraform variables, so no credentials); every
 provider it later forks gets its launcher's environment instead. It is detached the usual way
 (fork, ``setsid``, fork again) so it is in no process group Terraform signals, and its stdio is
@@ -18,6 +19,7 @@ import sys
 from collections.abc import Mapping
 
 from tfprovider.forkserver.wire import close_from
+from tfprovider.frozen import DAEMON_FLAG, is_frozen
 
 DAEMON_MODULE = "tfprovider.forkserver.daemon"
 
@@ -64,7 +66,10 @@ def start_daemon(directory: str, key_digest: str, environ: Mapping[str, str]) ->
     even the first fork fails. The daemon itself gives up quietly if another one already runs."""
     if not sys.executable:
         raise OSError("no interpreter path (sys.executable is empty)")
-    argv = [sys.executable, *interpreter_options(), "-m", DAEMON_MODULE, directory, key_digest]
+    if is_frozen():
+        argv = [sys.executable, DAEMON_FLAG, directory, key_digest]
+    else:
+        argv = [sys.executable, *interpreter_options(), "-m", DAEMON_MODULE, directory, key_digest]
     env = daemon_environment(environ)
     pid = os.fork()
     if pid == 0:
