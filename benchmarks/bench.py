@@ -28,21 +28,26 @@ os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 import argparse
 import compileall
 import importlib.util
+import json
 import secrets
 import signal
 import socket
+import statistics
 import struct
+import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
-if str(BENCH_DIR) not in sys.path:
-    sys.path.insert(0, str(BENCH_DIR))
+for _path in (BENCH_DIR, REPO_ROOT / "tests"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 from harness import report  # noqa: E402
 from harness.launches import ClientIdentity, Launcher, LaunchError, LaunchTiming, ProviderCommand  # noqa: E402
@@ -59,8 +64,9 @@ from harness.tfruns import (  # noqa: E402
     tokens_config,
     version_of,
 )
+from support.provider_install import install_provider  # noqa: E402
 
-from tfprovider.installer import install  # noqa: E402
+from tfprovider.installer import launcher_script, pointer_path  # noqa: E402
 
 TOOLS = REPO_ROOT / ".tools"
 TERRAFORM = TOOLS / "bin" / "terraform-1.15.5"
@@ -71,6 +77,8 @@ PROVIDERS_DIR = BENCH_DIR / "providers"
 
 OURS_COLD = "ours, cold (python -m tfprovider)"
 OURS_WARM = "ours, warm (fork server)"
+RELEASE_COLD = "ours, release build, cold"
+RELEASE_WARM = "ours, release build, warm (fork server)"
 SKELETON = "bare grpcio + cryptography skeleton"
 GO_WORKATO = "Go: workato provider 0.16.0"
 GO_NULL = "Go: hashicorp/null 2.1.2 (protocol 5)"
@@ -94,7 +102,14 @@ PHASE_NAMES = {
 }
 OURS = "ours"
 OURS_WARM_KIND = "ours-warm"
+RELEASE = "release"
+RELEASE_WARM_KIND = "release-warm"
 NULL = "null"
+WARM_KINDS = (OURS_WARM_KIND, RELEASE_WARM_KIND)
+RATIO_TARGET = 1.3
+"""The release build against the venv launcher: handshake and one-token plan, at most 1.3x."""
+DIST_TARGET_SECONDS = 180.0
+"""`make dist` on this machine."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +125,8 @@ class RunSize:
     """The same through the fork server, when there is one."""
     null_cycles: Mapping[int, int]
     """Cycles of the Go null provider per N."""
+    release_cycles: Mapping[int, int]
+    """Cycles of the release build (frozen executable from `make dist`), cold and warm alike."""
     throughput_size: int
     parallelisms: tuple[int, ...]
     throughput_repetitions: int = 1
@@ -133,6 +150,7 @@ FULL = RunSize(
     cycles={1: 5, 100: 3, 1000: 1},
     warm_cycles={1: 5, 100: 1},
     null_cycles={1: 5, 100: 3, 1000: 1},
+    release_cycles={1: 5},
     throughput_size=100,
     parallelisms=(1, 10, 50),
     throughput_repetitions=3,
@@ -144,6 +162,7 @@ QUICK = RunSize(
     cycles={1: 1, 10: 1},
     warm_cycles={},
     null_cycles={1: 1},
+    release_cycles={1: 1},
     throughput_size=10,
     parallelisms=(1, 10),
 )
@@ -161,6 +180,22 @@ class Results:
     failures: list[str] = field(default_factory=list)
     """Failures of our own provider's measurements: the run exits non-zero when there are any."""
     notes: list[str] = field(default_factory=list)
+    release: ReleaseBuild | None = None
+    """The release build this run made (`make dist` into the scratch directory), if it succeeded."""
+    launcher_overhead: tuple[float, float] | None = None
+    """Median seconds from exec to the interpreter's exec: our launcher (pointer file), and a
+    launcher with the interpreter's path written in."""
+
+
+@dataclass(frozen=True)
+class ReleaseBuild:
+    """What `release/dist.py` built for this run, unpacked as Terraform unpacks it."""
+
+    seconds: float
+    archive_bytes: int
+    executable: Path
+    mirror: Path
+    files: int
 
 
 def progress(message: str) -> None:
@@ -205,15 +240,75 @@ def has_forkserver() -> bool:
     return importlib.util.find_spec("tfprovider.forkserver") is not None
 
 
-def launch_rows(cache: PeerCache | None, scratch: Path) -> dict[str, ProviderCommand | Unavailable]:
+def build_release(scratch: Path, results: Results) -> ReleaseBuild | None:
+    """`make dist` into the scratch directory, timed; its zip unpacked as Terraform unpacks it."""
+    progress("release build: release/dist.py (freeze, zip, mirrors)")
+    out = scratch / "dist"
+    command = [sys.executable, str(REPO_ROOT / "release" / "dist.py"), "--out", str(out)]
+    command += ["--work", str(scratch / "dist-work")]
+    started = time.monotonic()
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+    seconds = time.monotonic() - started
+    if completed.returncode != 0:
+        results.failures.append(f"release build: {completed.stderr.strip()[-500:]}")
+        return None
+    info = json.loads((out / "build-info.json").read_text())
+    archive = out / info["archive"]
+    unpacked = scratch / "release-unpacked"
+    with zipfile.ZipFile(archive) as opened:
+        for member in opened.infolist():
+            target = Path(opened.extract(member, unpacked))
+            target.chmod((member.external_attr >> 16) & 0o777)
+        files = len(opened.infolist())
+    executable = unpacked / f"terraform-provider-pulumiservice_v{info['version']}"
+    return ReleaseBuild(seconds, archive.stat().st_size, executable, out / "mirror", files)
+
+
+def measure_launcher_overhead(scratch: Path, runs: int) -> tuple[float, float]:
+    """What finding the interpreter through the pointer file costs a launch: our launcher and one
+    with the path written in, both exec'ing ``/bin/true`` as the "interpreter", interleaved."""
+    directory = scratch / "launcher-overhead"
+    pointer = pointer_path(environ={"XDG_CONFIG_HOME": str(directory / "config")})
+    pointer.parent.mkdir(parents=True)
+    pointer.write_text("/bin/true\n")
+    ours, written_in = directory / "ours", directory / "written-in"
+    ours.write_text(launcher_script())
+    written_in.write_text('#!/bin/sh\nexec /bin/true -P -c "code" "$@"\n')
+    env = {k: v for k, v in os.environ.items() if k != "PULUMISERVICE_PYTHON"}
+    env["XDG_CONFIG_HOME"] = str(directory / "config")
+    samples: dict[Path, list[float]] = {ours: [], written_in: []}
+    for script in samples:
+        script.chmod(0o755)
+    for _ in range(runs):
+        for script, values in samples.items():
+            started = time.perf_counter()
+            subprocess.run([str(script)], env=env, check=True)
+            values.append(time.perf_counter() - started)
+    return statistics.median(samples[ours]), statistics.median(samples[written_in])
+
+
+def launch_rows(
+    cache: PeerCache | None, scratch: Path, release: ReleaseBuild | None
+) -> dict[str, ProviderCommand | Unavailable]:
     """Every provider row of the launch table, in print order."""
-    launcher = str(install(scratch / "launch-plugins", python=sys.executable)[0])
+    launcher = str(install_provider(scratch / "launch-plugins").launchers[0])
+    missing = Unavailable("n/a (release build failed)")
     rows: dict[str, ProviderCommand | Unavailable] = {
         OURS_COLD: ProviderCommand(OURS_COLD, [launcher], forkserver_env(scratch, on=False)),
         OURS_WARM: (
             ProviderCommand(OURS_WARM, [launcher], forkserver_env(scratch, on=True))
             if has_forkserver()
             else Unavailable("n/a (not available)")
+        ),
+        RELEASE_COLD: (
+            ProviderCommand(RELEASE_COLD, [str(release.executable)], forkserver_env(scratch, on=False))
+            if release
+            else missing
+        ),
+        RELEASE_WARM: (
+            ProviderCommand(RELEASE_WARM, [str(release.executable)], forkserver_env(scratch, on=True))
+            if release
+            else missing
         ),
         SKELETON: ProviderCommand(SKELETON, [sys.executable, str(PROVIDERS_DIR / "skeleton_provider.py")]),
     }
@@ -266,24 +361,26 @@ def measure_launches(
             results.launches[label] = row
         else:
             results.launches[label] = failed.get(label) or timings[label]
-    for label in (OURS_COLD, OURS_WARM):
+    for label in (OURS_COLD, OURS_WARM, RELEASE_COLD, RELEASE_WARM):
         if label in failed:
             results.failures.append(f"{label}: {failed[label]}")
-    warm = results.launches.get(OURS_WARM)
-    if isinstance(warm, list):
+    for label in (OURS_WARM, RELEASE_WARM):
+        warm = results.launches.get(label)
+        if not isinstance(warm, list):
+            continue
         served = sum(FORKSERVER_TRACE_USED in timing.stderr_head for timing in warm)
         if served == 0:
             # tfprovider.forkserver exists but the launch path does not use it (yet): the row
             # would only repeat the cold one under another name.
-            results.launches[OURS_WARM] = Unavailable(f"n/a (fork server unused: 0 of {len(warm)} served)")
+            results.launches[label] = Unavailable(f"n/a (fork server unused: 0 of {len(warm)} served)")
         elif served < len(warm):
             results.notes.append(
-                f"Warm row: only {served} of {len(warm)} counted launches were served by the fork server."
+                f"{label}: only {served} of {len(warm)} counted launches were served by the fork server."
             )
 
 
-def warm_launches_work(results: Results) -> bool:
-    return isinstance(results.launches.get(OURS_WARM), list)
+def warm_launches_work(results: Results, label: str = OURS_WARM) -> bool:
+    return isinstance(results.launches.get(label), list)
 
 
 def launch_table(results: Results, size: RunSize) -> Table:
@@ -326,6 +423,14 @@ def launch_table(results: Results, size: RunSize) -> Table:
         "Terraform launches a provider 2 (validate) to 5 (destroy) times per command, so this cost is "
         "paid several times per command.",
     ]
+    if results.launcher_overhead is not None:
+        ours, written_in = results.launcher_overhead
+        table.notes.append(
+            f"Our launcher finds its interpreter through a pointer file (so that it is the same on every "
+            f"machine): exec to the interpreter's exec {ours * 1000:.2f} ms, against {written_in * 1000:.2f} "
+            "ms for a launcher with the interpreter's path written in (medians, /bin/true standing in for "
+            "the interpreter)."
+        )
     return table
 
 
@@ -355,7 +460,7 @@ def one_cycle(
     if kind == NULL:
         return run_cycle(Workspace(TERRAFORM, root, mirror), null_config(n))
     with Emulator() as emulator:
-        env = forkserver_env(scratch, on=kind == OURS_WARM_KIND)
+        env = forkserver_env(scratch, on=kind in WARM_KINDS)
         workspace = Workspace(TERRAFORM, root, mirror, emulator=emulator, env_extra=env)
         return run_cycle(workspace, tokens_config(n, f"bench-{tag}-{kind[-4:]}{n}r{repetition}"))
 
@@ -369,12 +474,20 @@ def measure_terraform(
     null: bool,
     before_warm: Callable[[], None],
 ) -> None:
-    """Every cycle of the run. Kinds take turns at each size and repetition (ours, ours warm, null,
-    then again), so a burst of load from elsewhere on the machine falls on all of them alike."""
+    """Every cycle of the run. Kinds take turns at each size and repetition (ours, ours warm,
+    release, release warm, null, then again), so a burst of load from elsewhere on the machine
+    falls on all of them alike. The release kinds install from the release's packed mirror."""
     tag = secrets.token_hex(3)
     schedule: dict[str, Mapping[int, int]] = {OURS: size.cycles}
     if warm_launches_work(results) and size.warm_cycles:
         schedule[OURS_WARM_KIND] = size.warm_cycles
+    if results.release is not None:
+        schedule[RELEASE] = size.release_cycles
+        if warm_launches_work(results, RELEASE_WARM) and size.warm_cycles:
+            schedule[RELEASE_WARM_KIND] = size.release_cycles
+    mirrors = {kind: mirror for kind in schedule}
+    if results.release is not None:
+        mirrors[RELEASE] = mirrors[RELEASE_WARM_KIND] = results.release.mirror
     if null:
         schedule[NULL] = size.null_cycles
     stopped: set[tuple[str, int]] = set()
@@ -385,13 +498,13 @@ def measure_terraform(
                 repetitions = cycles.get(n, 0)
                 if repetition >= repetitions or (kind, n) in stopped:
                     continue
-                if kind == OURS_WARM_KIND and not daemon_started:
+                if kind in WARM_KINDS and not daemon_started:
                     before_warm()
                     daemon_started = True
                 progress(f"terraform cycle: {kind} N={n} (repetition {repetition + 1}/{repetitions})")
                 runs = results.cycles.setdefault((kind, n), [])
                 try:
-                    runs.append(one_cycle(kind, n, repetition, tag, mirror, scratch))
+                    runs.append(one_cycle(kind, n, repetition, tag, mirrors.get(kind, mirror), scratch))
                 except CommandFailed as error:
                     message = f"{kind} N={n}: {error}"
                     progress(message)
@@ -446,6 +559,13 @@ def wall_time_table(results: Results, size: RunSize) -> Table:
     warm_sizes = tuple(n for n in size.warm_cycles if results.cycles.get((OURS_WARM_KIND, n)))
     headers = ["command", *(f"ours N={n}" for n in ours_sizes), f"ours {_growth(ours_sizes)}"]
     headers += [f"ours warm N={n}" for n in warm_sizes]
+    release_columns = [
+        (kind, n)
+        for kind in (RELEASE, RELEASE_WARM_KIND)
+        for n in size.release_cycles
+        if results.cycles.get((kind, n))
+    ]
+    headers += [f"{kind.replace('-', ' ')} N={n}" for kind, n in release_columns]
     headers += [f"null N={n}" for n in null_sizes]
     if len(null_sizes) > 1:
         headers.append(f"null {_growth(null_sizes)}")
@@ -456,6 +576,7 @@ def wall_time_table(results: Results, size: RunSize) -> Table:
         null = [_median_seconds(results, NULL, n, phase) for n in null_sizes]
         row = [PHASE_NAMES[phase], *(report.seconds(v) for v in ours), report.ratio(ours[-1], ours[-2])]
         row += [report.seconds(_median_seconds(results, OURS_WARM_KIND, n, phase)) for n in warm_sizes]
+        row += [report.seconds(_median_seconds(results, kind, n, phase)) for kind, n in release_columns]
         row += [report.seconds(v) for v in null]
         if len(null_sizes) > 1:
             row.append(report.ratio(null[-1], null[-2]))
@@ -466,6 +587,8 @@ def wall_time_table(results: Results, size: RunSize) -> Table:
     table.notes += [
         "'ours' = N pulumiservice_api_tokens_orgtoken (count = N) against the local emulator, provider "
         "started cold (PULUMISERVICE_FORKSERVER=0); 'ours warm' = the same through the fork server; "
+        "'release' and 'release warm' = the same with the release build (the frozen executable from "
+        "`make dist`, installed from its packed mirror); "
         "'null' = N null_resource of the Go hashicorp/null provider, the cheapest resource Terraform can "
         "manage, so the difference is what the provider and its API calls cost.",
         f"Cycles (fresh directory, fresh emulator each): ours {_cycle_counts(results, OURS, ours_sizes)}; "
@@ -591,6 +714,84 @@ def throughput_table(results: Results, size: RunSize) -> Table:
     return table
 
 
+def _verdict(value: float | None, target: float) -> str:
+    if value is None:
+        return report.MISSING
+    return "met" if value <= target else "NOT met"
+
+
+def _ratio_value(numerator: float | None, denominator: float | None) -> float | None:
+    return numerator / denominator if numerator is not None and denominator else None
+
+
+def release_table(results: Results) -> Table:
+    """The release build's targets: how long `make dist` takes, and its start-up and one-token plan
+    against the venv launcher's, measured side by side in this run."""
+    table = Table(
+        "Release build (make dist) against the venv launcher",
+        ["measure", "release build", "venv launcher", "release / venv", "target", "verdict"],
+    )
+    release = results.release
+    if release is None:
+        table.add("make dist", "failed", *[report.MISSING] * 4)
+        return table
+    table.add(
+        "make dist (freeze, zip, mirrors)",
+        report.seconds(release.seconds),
+        report.MISSING,
+        report.MISSING,
+        f"<= {DIST_TARGET_SECONDS:.0f} s",
+        _verdict(release.seconds, DIST_TARGET_SECONDS),
+    )
+    table.add(
+        "zip size (files)",
+        f"{release.archive_bytes / 2**20:.1f} MiB ({release.files})",
+        *[report.MISSING] * 4,
+    )
+
+    def handshake(label: str) -> float | None:
+        data = results.launches.get(label)
+        return report.median([t.tls_ready_seconds for t in data]) if isinstance(data, list) else None
+
+    pairs = (
+        ("exec to TLS-ready handshake, cold", handshake(RELEASE_COLD), handshake(OURS_COLD)),
+        ("exec to TLS-ready handshake, warm", handshake(RELEASE_WARM), handshake(OURS_WARM)),
+    )
+    for name, ours, venv in pairs:
+        ratio = _ratio_value(ours, venv)
+        table.add(
+            name,
+            report.millis(ours),
+            report.millis(venv),
+            report.ratio(ours, venv),
+            f"<= {RATIO_TARGET:.2f}x",
+            _verdict(ratio, RATIO_TARGET),
+        )
+    for name, release_kind, venv_kind in (
+        ("terraform plan of one token, cold", RELEASE, OURS),
+        ("terraform plan of one token, warm", RELEASE_WARM_KIND, OURS_WARM_KIND),
+    ):
+        ours = _median_seconds(results, release_kind, 1, "plan")
+        venv = _median_seconds(results, venv_kind, 1, "plan")
+        table.add(
+            name,
+            report.seconds(ours),
+            report.seconds(venv),
+            report.ratio(ours, venv),
+            f"<= {RATIO_TARGET:.2f}x",
+            _verdict(_ratio_value(ours, venv), RATIO_TARGET),
+        )
+    table.notes += [
+        "make dist: `release/dist.py` into a scratch directory (PyInstaller one-directory freeze, "
+        "reproducible zip, checksums, manifest, mirrors, lock files), wall time.",
+        "Handshakes: medians of the launch table's rows (release build unpacked from its zip, as "
+        "Terraform unpacks it). Plans: medians of the wall-time table's N=1 plan cells; the release "
+        "build installs from its packed mirror, the venv launcher from a filesystem mirror. Terraform "
+        "hashes the installed package on every command, which a bigger package pays for.",
+    ]
+    return table
+
+
 # --- Output ----------------------------------------------------------------------------------------
 
 
@@ -619,6 +820,14 @@ def headline(results: Results, size: RunSize) -> list[str]:
     if warm_plan is not None:
         lines.append(
             f"  through the fork server: {report.seconds(warm_plan)} ({report.ratio(warm_plan, null_plan)})"
+        )
+    if results.release is not None:
+        release_plan = _median_seconds(results, RELEASE, 1, "plan")
+        lines.append(
+            f"Release build: make dist {report.seconds(results.release.seconds)} (target <= "
+            f"{DIST_TARGET_SECONDS:.0f} s); handshake {report.millis(handshake(RELEASE_COLD))} cold "
+            f"({report.ratio(handshake(RELEASE_COLD), ours)} of the venv launcher's), "
+            f"plan of one token {report.seconds(release_plan)} ({report.ratio(release_plan, ours_plan)})"
         )
     biggest = size.sizes[-1]
     refresh = _phase_values(results, OURS, biggest, "refresh")
@@ -733,7 +942,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def measure_all(size: RunSize, cache: PeerCache | None, scratch: Path) -> Results:
     results = Results()
-    rows = launch_rows(cache, scratch)
+    results.release = build_release(scratch, results)
+    progress("launcher overhead: the pointer file against a path written in")
+    results.launcher_overhead = measure_launcher_overhead(scratch, runs=300 if size is FULL else 30)
+    rows = launch_rows(cache, scratch, results.release)
     launcher = Launcher(ClientIdentity.generate(), scratch / "launches")
     measure_launches(size, rows, launcher, results)
     null_row = rows.get(GO_NULL)
@@ -741,11 +953,13 @@ def measure_all(size: RunSize, cache: PeerCache | None, scratch: Path) -> Result
     if null_binary is None:
         results.notes.append("No Go null provider in this run: the null columns are empty.")
     mirror = build_mirror(scratch / "mirror", null_binary)
-    warm = rows.get(OURS_WARM)
+    warm_rows = [
+        row for row in (rows.get(OURS_WARM), rows.get(RELEASE_WARM)) if isinstance(row, ProviderCommand)
+    ]
 
     def start_daemon() -> None:
         # The launch that starts a daemon does not use it: make sure one runs before warm cycles.
-        if isinstance(warm, ProviderCommand):
+        for warm in warm_rows:
             for _ in range(2):
                 launcher.launch_once(warm)
                 time.sleep(1.0)
@@ -785,6 +999,7 @@ def main(argv: list[str] | None = None) -> int:
         versions["installed, not used here"] = version_of(OLD_TERRAFORM)
     tables = [
         launch_table(results, size),
+        release_table(results),
         wall_time_table(results, size),
         requests_table(results, size),
         memory_table(results, size),

@@ -50,6 +50,12 @@ def test_quick_bench_prints_and_writes_every_table(
     assert re.fullmatch(r"\d+ ms", _row(launches, "bare grpcio + cryptography skeleton")[1])
     assert _row(launches, "Go: workato provider")[1] == "skipped (--no-peers)"
 
+    # The release build was made (timed) and launched, and its one-token plan measured.
+    release = _table(out, "Release build (make dist)")
+    assert re.fullmatch(r"\d+\.\d\d s", _row(release, "make dist")[1])
+    assert re.fullmatch(r"\d+ ms", _row(launches, "ours, release build, cold")[1])
+    assert re.fullmatch(r"\d+ ms", _row(release, "terraform plan of one token, cold")[1])
+
     # Every Terraform command of both sizes ran and was timed.
     for phase in ("validate", "plan (all to create)", "apply (create all)", "destroy (refresh, delete all)"):
         assert all(re.fullmatch(r"\d+ ms|\d+\.\d\d s", cell) for cell in _row(wall, phase)[1:3]), phase
