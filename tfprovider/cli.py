@@ -83,8 +83,8 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="OS_ARCH",
         dest="platforms",
-        help="write the launcher for this platform too (repeatable; default: this machine's), "
-        "so `terraform providers lock -platform=...` can record it",
+        help="write the launcher for this platform too, besides this machine's (repeatable), "
+        "so that `terraform providers lock -platform=...` can record it",
     )
     return parser
 

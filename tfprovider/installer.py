@@ -200,13 +200,12 @@ def install(
     """Write the launcher into ``plugins_dir`` for every registry host and platform, and record
     ``python`` (by default the interpreter running this code) in the pointer file.
 
-    ``platforms`` defaults to this machine's; naming others writes the same launcher there too,
-    so that ``terraform providers lock -fs-mirror=... -platform=...`` can record them.
+    The launcher goes under this machine's platform and under each of ``platforms`` (the same
+    bytes), so that ``terraform providers lock -fs-mirror=... -platform=...`` can record them.
     """
     interpreter = _interpreter_path(python)
     directory = plugins_dir if plugins_dir is not None else default_plugins_dir()
-    targets = [check_platform(name) for name in platforms] or [go_platform()]
-    targets = list(dict.fromkeys(targets))
+    targets = list(dict.fromkeys([go_platform(), *(check_platform(name) for name in platforms)]))
     script = launcher_script(__version__)
     launchers: list[Path] = []
     for target in targets:
