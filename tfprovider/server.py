@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import grpc
@@ -61,12 +61,17 @@ def _answer(response_type: Callable[..., Response], handler: Callable[[], Respon
     return response_type(diagnostics=toproto.diagnostics(diags))
 
 
-def _unsupported(kind: str, name: str) -> DiagnosticError:
+def _unsupported_error(kind: str, name: str, served: Mapping[str, Iterable[str]]) -> DiagnosticError:
+    """No ``kind`` called ``name``; the detail lists what ``served`` holds (kind -> type names)."""
+    offered = "; ".join(
+        f"{what} " + ", ".join(f"`{type_name}`" for type_name in sorted(names))
+        for what, names in served.items()
+        if names
+    )
     return DiagnosticError(
         error(
             f"Unsupported {kind}",
-            f"This provider has no {kind} named {name!r}. It serves "
-            "`pulumiservice_api_tokens_orgtoken`, as a resource and as an ephemeral resource; check "
+            f"This provider has no {kind} named {name!r}. It serves {offered or 'no types'}; check "
             "the type name in your configuration.",
         )
     )
@@ -97,16 +102,25 @@ class ProviderServicer(pb_grpc.ProviderServicer):
 
     # -- helpers -----------------------------------------------------------------------------
 
+    def _unsupported(self, kind: str, name: str) -> DiagnosticError:
+        """The error for a type this provider does not serve, naming the types it does serve
+        (from the provider's registries: the server itself knows no resource type)."""
+        served: dict[str, Iterable[str]] = {
+            "resource types": self.provider.resources.keys(),
+            "ephemeral resource types": self.provider.ephemeral_resources.keys(),
+        }
+        return _unsupported_error(kind, name, served)
+
     def _resource(self, type_name: str) -> ManagedResource:
         resource = self.provider.resources.get(type_name)
         if resource is None:
-            raise _unsupported("resource type", type_name)
+            raise self._unsupported("resource type", type_name)
         return resource
 
     def _ephemeral(self, type_name: str) -> EphemeralResource:
         resource = self.provider.ephemeral_resources.get(type_name)
         if resource is None:
-            raise _unsupported("ephemeral resource type", type_name)
+            raise self._unsupported("ephemeral resource type", type_name)
         return resource
 
     @staticmethod
@@ -355,13 +369,13 @@ class ProviderServicer(pb_grpc.ProviderServicer):
         self, request: pb.ValidateDataResourceConfig.Request, context: grpc.ServicerContext
     ) -> Any:
         def handle() -> pb.ValidateDataResourceConfig.Response:
-            raise _unsupported("data source", request.type_name)
+            raise self._unsupported("data source", request.type_name)
 
         return _answer(pb.ValidateDataResourceConfig.Response, handle, "data source configuration")
 
     def ReadDataSource(self, request: pb.ReadDataSource.Request, context: grpc.ServicerContext) -> Any:
         def handle() -> pb.ReadDataSource.Response:
-            raise _unsupported("data source", request.type_name)
+            raise self._unsupported("data source", request.type_name)
 
         return _answer(pb.ReadDataSource.Response, handle, "data source request")
 
@@ -483,12 +497,12 @@ class ProviderServicer(pb_grpc.ProviderServicer):
     ) -> Any:
         return _answer(
             pb.ValidateListResourceConfig.Response,
-            _raiser(_unsupported("list resource type", request.type_name)),
+            _raiser(self._unsupported("list resource type", request.type_name)),
             "list resource configuration",
         )
 
     def ListResource(self, request: pb.ListResource.Request, context: grpc.ServicerContext) -> Iterator[Any]:
-        diag = _unsupported("list resource type", request.type_name).diagnostics
+        diag = self._unsupported("list resource type", request.type_name).diagnostics
         yield pb.ListResource.Event(diagnostic=toproto.diagnostics(diag))
 
     def ValidateActionConfig(
@@ -496,17 +510,17 @@ class ProviderServicer(pb_grpc.ProviderServicer):
     ) -> Any:
         return _answer(
             pb.ValidateActionConfig.Response,
-            _raiser(_unsupported("action", request.type_name)),
+            _raiser(self._unsupported("action", request.type_name)),
             "action configuration",
         )
 
     def PlanAction(self, request: pb.PlanAction.Request, context: grpc.ServicerContext) -> Any:
         return _answer(
-            pb.PlanAction.Response, _raiser(_unsupported("action", request.action_type)), "action plan"
+            pb.PlanAction.Response, _raiser(self._unsupported("action", request.action_type)), "action plan"
         )
 
     def InvokeAction(self, request: pb.InvokeAction.Request, context: grpc.ServicerContext) -> Iterator[Any]:
-        diag = _unsupported("action", request.action_type).diagnostics
+        diag = self._unsupported("action", request.action_type).diagnostics
         completed = pb.InvokeAction.Event.Completed(diagnostics=toproto.diagnostics(diag))
         yield pb.InvokeAction.Event(completed=completed)
 
