@@ -28,7 +28,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from release.archive import write_zip  # noqa: E402
 from release.freeze import FreezeError, freeze, source_version  # noqa: E402
-from release.mirrors import ReleaseError, archive_name, find_archives, write_release  # noqa: E402
+from release.mirrors import ReleaseError, archive_name, write_release  # noqa: E402
 from tfprovider.installer import go_platform  # noqa: E402
 
 BUILD_INFO = "build-info.json"
@@ -54,8 +54,7 @@ def build(source: Path, out: Path, work: Path) -> dict[str, object]:
     bundle = freeze(source, work)
     frozen_seconds = time.monotonic() - started
     archive = write_zip(out / archive_name(version, platform), bundle)
-    write_release(out, version)
-    (item,) = [found for found in find_archives(out, version) if found.path == archive]
+    (item,) = [found for found in write_release(out, version).archives if found.path == archive]
     info: dict[str, object] = {
         "version": version,
         "platform": platform,
@@ -83,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if options.index_only:
             version = source_version(options.source.resolve())
-            for path in write_release(out, version):
+            for path in write_release(out, version).written:
                 print(path)
             return 0
         work = options.work or options.source.resolve() / "build" / "dist"

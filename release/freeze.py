@@ -46,6 +46,12 @@ _PYINSTALLER_OWN = ("pyimod", "_pyi_rth_utils", "pyi_rth")
 FREEZE_TIMEOUT_SECONDS = 900.0
 
 
+def _environment_without_python_settings() -> dict[str, str]:
+    """This environment minus ``PYTHON*`` settings, which would reach the build and the built
+    executable (a ``PYTHONPATH`` could hand either other code)."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+
+
 class FreezeError(RuntimeError):
     """The build failed or produced something we must not ship; the message says which."""
 
@@ -70,7 +76,7 @@ def freeze(source: Path, work: Path, *, python: str = sys.executable) -> Path:
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env = _environment_without_python_settings()
     env.update(
         TFPROVIDER_SOURCE=str(source),
         TFPROVIDER_EXECUTABLE=name,
@@ -119,9 +125,13 @@ def check_bundle(bundle: Path, version: str, forbidden: Iterable[str]) -> None:
             for needle in needles:
                 if needle in data:
                     raise FreezeError(f"{path} embeds the build path {needle.decode()}")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
     completed = subprocess.run(
-        [str(executable), "--version"], capture_output=True, text=True, env=env, timeout=60, check=False
+        [str(executable), "--version"],
+        capture_output=True,
+        text=True,
+        env=_environment_without_python_settings(),
+        timeout=60,
+        check=False,
     )
     expected = f"terraform-provider-pulumiservice {version}"
     if completed.returncode != 0 or completed.stdout.strip() != expected:

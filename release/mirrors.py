@@ -24,7 +24,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,14 +52,25 @@ class PlatformArchive:
     """One platform's zip and the two hashes a lock file can record for it."""
 
     path: Path
-    version: str
     platform: str
+    sha256: str
     h1: str
-    zh: str
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def zh(self) -> str:
+        return f"zh:{self.sha256}"
+
+
+@dataclass(frozen=True)
+class Release:
+    """What :func:`write_release` published: the archives it found, and every file it wrote."""
+
+    archives: list[PlatformArchive]
+    written: list[Path]
 
 
 def archive_name(version: str, platform: str) -> str:
@@ -85,14 +96,12 @@ def find_archives(dist: Path, version: str) -> list[PlatformArchive]:
         match = _ARCHIVE_NAME.match(path.name)
         if match is None or match["version"] != version:
             continue
-        digest = sha256_of_file(path)
         found.append(
             PlatformArchive(
                 path=path,
-                version=version,
                 platform=f"{match['os']}_{match['arch']}",
+                sha256=sha256_of_file(path),
                 h1=h1_of_zip(path),
-                zh=f"zh:{digest}",
             )
         )
     if not found:
@@ -105,9 +114,10 @@ def manifest_text() -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-def sums_text(files: Iterable[Path]) -> str:
-    """``sha256sum`` output for ``files`` (two spaces, sorted by name), as registries publish it."""
-    return "".join(f"{sha256_of_file(path)}  {path.name}\n" for path in sorted(files, key=lambda p: p.name))
+def sums_text(digests: Mapping[str, str]) -> str:
+    """``sha256sum`` output for file name -> SHA-256 (two spaces, sorted by name), as registries
+    publish it."""
+    return "".join(f"{digests[name]}  {name}\n" for name in sorted(digests))
 
 
 def version_json(archives: Sequence[PlatformArchive]) -> str:
@@ -160,14 +170,14 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def write_release(dist: Path, version: str) -> list[Path]:
-    """Write the release files listed in the module docstring; return every path written."""
+def write_release(dist: Path, version: str) -> Release:
+    """Write the release files listed in the module docstring, from the zips in ``dist``."""
     archives = find_archives(dist, version)
     written: list[Path] = []
     manifest = _write(dist / manifest_name(version), manifest_text())
     written.append(manifest)
-    summed = [item.path for item in archives] + [manifest]
-    written.append(_write(dist / sums_name(version), sums_text(summed)))
+    digests = {item.name: item.sha256 for item in archives} | {manifest.name: sha256_of_file(manifest)}
+    written.append(_write(dist / sums_name(version), sums_text(digests)))
     for directory in (PACKED_MIRROR, NETWORK_MIRROR):
         if (dist / directory).exists():
             shutil.rmtree(dist / directory)
@@ -182,4 +192,4 @@ def write_release(dist: Path, version: str) -> list[Path]:
         written.append(_write(network / f"{version}.json", version_json(archives)))
         lock = dist / LOCK_DIRECTORY / _TOOLS[host] / LOCK_FILE
         written.append(_write(lock, lock_text(host, version, archives)))
-    return written
+    return Release(archives, written)

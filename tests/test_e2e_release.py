@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from support.emulator import Emulator
 from support.https_mirror import HttpsMirror
 from support.install_terraform import TERRAFORM_VERSIONS
 from support.tf import Terraform, hcl_string, one_token_config
+from support.venvs import copy_checkout
 
 from release.dist import source_digest
 from tfprovider import __version__
@@ -200,14 +200,7 @@ def test_the_release_build_serves_through_its_fork_server(
 def test_two_builds_from_two_checkout_paths_give_identical_zips(
     build_info: dict[str, Any], tmp_path: Path
 ) -> None:
-    checkout = tmp_path / "another" / "place" / "for-a-clone"
-    shutil.copytree(
-        REPO_ROOT,
-        checkout,
-        ignore=shutil.ignore_patterns(
-            ".git", ".venv", ".tools", ".demo", "dist", "build", "*.egg-info", "__pycache__", ".*_cache"
-        ),
-    )
+    checkout = copy_checkout(tmp_path / "another" / "place" / "for-a-clone")
     out = tmp_path / "out"
 
     subprocess.run(

@@ -16,8 +16,6 @@ exits normally.
 import os
 import sys
 
-PROGRAM = "terraform-provider-pulumiservice"
-MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
 EXIT_VERSION_SKEW = 1
 
 TYPE_CHECKING = False  # typing costs a launch ~4 ms; mypy still treats this as True
@@ -36,6 +34,8 @@ def launch(launcher_version: str) -> None:
 
 def version_skew_message(launcher_version: str, package_version: str, python: str) -> str:
     """One line: both versions, and the commands that put them back in step."""
+    from tfprovider.plugin.launch import PROGRAM
+
     return (
         f"{PROGRAM}: the launcher is version {launcher_version} but {python} has "
         f"{PROGRAM} {package_version} installed; install {launcher_version} there "
@@ -47,6 +47,8 @@ def version_skew_message(launcher_version: str, package_version: str, python: st
 def refuse(message: str) -> "NoReturn":
     """Exit 1 with ``message`` on stderr, and on stdout too when Terraform started us: Terraform
     shows a plugin's first stdout line in its error, never its stderr."""
+    from tfprovider.plugin.launch import MAGIC_COOKIE_KEY
+
     line = message + "\n"
     if os.environ.get(MAGIC_COOKIE_KEY):
         _write_quietly(1, line)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -177,13 +178,10 @@ def _interpreter_path(python: str) -> str:
     if not python:
         raise ValueError("python must name an interpreter that can import tfprovider")
     if os.sep not in python:
-        for directory in os.environ.get("PATH", "").split(os.pathsep):
-            candidate = os.path.join(directory or ".", python)
-            if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
-                python = candidate
-                break
-        else:
+        found = shutil.which(python)
+        if found is None:
             raise ValueError(f"no {python!r} on PATH")
+        python = found
     python = os.path.abspath(python)
     if "\n" in python:
         raise ValueError(f"an interpreter path with a newline cannot be recorded: {python!r}")

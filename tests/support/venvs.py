@@ -27,6 +27,19 @@ def _pip_env() -> dict[str, str]:
     return env
 
 
+def copy_checkout(dest: Path, source: Path = REPO_ROOT) -> Path:
+    """The checkout's files at ``dest``, as a fresh clone would have them: no venv, tools, build
+    output or caches (uncommitted edits are kept, so what is tested is what is in the tree)."""
+    shutil.copytree(
+        source,
+        dest,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", ".tools", ".demo", "dist", "build", "*.egg-info", "__pycache__", ".*_cache"
+        ),
+    )
+    return dest
+
+
 def build_wheelhouse(dest: Path, source: Path = REPO_ROOT, *, version: str | None = None) -> Path:
     """Wheels of ``source`` and of everything it needs at run time, in ``dest``.
 
@@ -38,13 +51,7 @@ def build_wheelhouse(dest: Path, source: Path = REPO_ROOT, *, version: str | Non
     staging = dest.parent / f"{dest.name}-source"
     if staging.exists():
         shutil.rmtree(staging)
-    shutil.copytree(
-        source,
-        staging,
-        ignore=shutil.ignore_patterns(
-            ".git", ".venv", ".tools", ".demo", "dist", "build", "*.egg-info", "__pycache__", ".*_cache"
-        ),
-    )
+    copy_checkout(staging, source)
     extra: list[str] = []
     if version is not None:
         init = staging / "tfprovider" / "__init__.py"
